@@ -1,0 +1,276 @@
+"""Scenario files: the strict pydantic schema and ``load_scenario``.
+
+Reads ``scenarios/<name>.yaml``; writes nothing. Defaults live here and only here: a scenario
+file holds what differs from them. Unknown keys are rejected, and every error names the file
+and the dotted key.
+"""
+
+from __future__ import annotations
+
+
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from energy_model.exceptions import ScenarioError
+
+ID_PATTERN = r"^[a-z][a-z0-9_]*$"
+SCENARIO_NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]*$"
+
+#: PyPSA component list names an override may address.
+ComponentListName = Literal[
+    "buses",
+    "carriers",
+    "generators",
+    "loads",
+    "links",
+    "lines",
+    "storage_units",
+    "stores",
+    "global_constraints",
+]
+
+
+class StrictModel(BaseModel):
+    """Base model: unknown keys are errors, instances are immutable."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+
+
+class TimeResolution(StrictModel):
+    """How the year of snapshots is represented in the optimisation."""
+
+    method: Literal["hourly", "resample", "segment"] = "hourly"
+    """``hourly``: every snapshot of the network; ``resample``: uniform blocks of ``hours``;
+    ``segment``: tsam segmentation into ``segments`` variable-length blocks."""
+    hours: int = Field(default=1, ge=1, le=8784)
+    """Block length for ``resample`` [h]."""
+    segments: int = Field(default=876, ge=1, le=8784)
+    """Number of segments for ``segment`` [-]."""
+
+
+class SolverConfig(StrictModel):
+    """Solver and its options (passed to HiGHS unchanged)."""
+
+    name: Literal["highs"] = "highs"
+    """Solver name; only HiGHS is shipped and tested."""
+    options: dict[str, bool | int | float | str] = Field(
+        default_factory=lambda: {"threads": 2, "solver": "ipm", "run_crossover": "off"},
+    )
+    """HiGHS options, e.g. ``{solver: ipm, run_crossover: "off", threads: 2}``."""
+
+
+class Override(StrictModel):
+    """Set or scale one attribute of the components chosen by name, carrier and/or bus.
+
+    Static attributes (a column of ``<component>.csv``) and time-varying ones
+    (``<component>-<attribute>.csv``) are both supported; ``scale`` multiplies, ``set`` replaces.
+    """
+
+    component: ComponentListName
+    """PyPSA list name, e.g. ``generators``."""
+    attribute: str
+    """Attribute to change, e.g. ``p_nom`` or ``p_set``."""
+    name: list[str] | None = None
+    """Component names (all must exist)."""
+    carrier: list[str] | None = None
+    """Carrier ids; selects components whose ``carrier`` is in this list."""
+    bus: list[str] | None = None
+    """Bus names; selects components attached (``bus``, ``bus0`` or ``bus1``) to these buses."""
+    set: float | bool | str | None = None
+    """New value."""
+    scale: float | None = Field(default=None, ge=0)
+    """Factor applied to the current value."""
+
+    @model_validator(mode="after")
+    def _one_action_and_a_selector(self) -> Override:
+        if (self.set is None) == (self.scale is None):
+            msg = "give exactly one of 'set' or 'scale'"
+            raise ValueError(msg)
+        if self.name is None and self.carrier is None and self.bus is None:
+            msg = "give at least one selector: 'name', 'carrier' or 'bus'"
+            raise ValueError(msg)
+        return self
+
+
+class Target(StrictModel):
+    """A renewable-share goal from the plan, checked after every run and optionally enforced."""
+
+    name: Annotated[str, Field(pattern=ID_PATTERN)]
+    """Id of the target, e.g. ``final_energy_2022``."""
+    indicator: Literal["final_energy", "electricity"] = "final_energy"
+    """``final_energy``: renewable share of final energy consumption; ``electricity``: renewable
+    share of local electricity consumption."""
+    min_share: float = Field(ge=0, le=1)
+    """Minimum share [-], e.g. 0.30."""
+    enforce: bool = False
+    """Add the target as a constraint of the optimisation."""
+    source: str = ""
+    """Where the target comes from."""
+
+
+class ExportContract(StrictModel):
+    """A contracted annual delivery over one or more export links (e.g. 14.1 TWh/yr to Beijing)."""
+
+    name: Annotated[str, Field(pattern=ID_PATTERN)]
+    """Id of the contract."""
+    links: list[str] = Field(min_length=1)
+    """Names of the links whose delivered energy (at ``bus1``) counts."""
+    min_energy_twh: float = Field(ge=0)
+    """Minimum delivered energy per year [TWh]."""
+    renewable_only: bool = False
+    """Reserved for green-certificate contracts; the delivered energy is attributed by the
+    accounting rules either way."""
+
+
+class AccountingConfig(StrictModel):
+    """How the renewable share of final energy is computed (see docs/accounting.md)."""
+
+    region: str = "zhangjiakou"
+    """Buses whose ``location`` equals this are local; flows to other buses are exports."""
+    renewable_carriers: list[str] = Field(
+        default_factory=lambda: ["onwind", "solar", "biomass", "solar_thermal"],
+    )
+    """Carrier ids of renewable generators (carriers absent from the network are ignored)."""
+    electricity_valuation: Literal["coal_equivalent", "calorific"] = "coal_equivalent"
+    """Headline valuation of electricity in tce; both are always reported."""
+    coal_equivalent_kgce_per_kwh: float | None = Field(default=None, gt=0, lt=1)
+    """Coal-equivalent factor [kgce/kWh]; ``None`` takes the year's value from data."""
+    attribution: Literal["pro_rata", "local_first", "export_first"] = "pro_rata"
+    """Headline rule to split renewable electricity between local use and exports."""
+    include_ambient_heat: bool = False
+    """Count heat-pump ambient heat as renewable (EU RED style)."""
+    final_energy_table: str = "data/final_energy.csv"
+    """Non-electric final energy by year/sector/fuel [Mtce], relative to the project root."""
+
+
+class Scenario(StrictModel):
+    """One scenario: a base network, its year, targets and what differs from the base."""
+
+    name: Annotated[str, Field(pattern=SCENARIO_NAME_PATTERN)]
+    """Scenario id; equals the file stem."""
+    description: str = ""
+    """One paragraph for the report."""
+    network: str
+    """Network CSV folder, relative to the project root (e.g. ``networks/zhangjiakou``) or absolute."""
+    year: int = Field(ge=2000, le=2100)
+    """Calendar year the scenario represents."""
+    targets: list[Target] = Field(default_factory=list)
+    """Renewable-share targets to check (and optionally enforce)."""
+    overrides: list[Override] = Field(default_factory=list)
+    """Changes to the base network, applied in order."""
+    export_contracts: list[ExportContract] = Field(default_factory=list)
+    """Minimum annual deliveries over export corridors."""
+    time: TimeResolution = Field(default_factory=TimeResolution)
+    """Time resolution of the optimisation."""
+    solver: SolverConfig = Field(default_factory=SolverConfig)
+    """Solver options."""
+    accounting: AccountingConfig = Field(default_factory=AccountingConfig)
+    """Renewable-share accounting options."""
+
+    @model_validator(mode="after")
+    def _unique_target_names(self) -> Scenario:
+        names = [t.name for t in self.targets]
+        if len(names) != len(set(names)):
+            msg = f"target names must be unique, got {names}"
+            raise ValueError(msg)
+        return self
+
+
+def _format_validation_error(error: ValidationError) -> tuple[str, str]:
+    """Return ``(dotted key, message)`` of the first pydantic error."""
+    first = error.errors()[0]
+    key = ".".join(str(part) for part in first["loc"]) or "<root>"
+    kind = first["type"]
+    if kind == "extra_forbidden":
+        message = "unknown key"
+    elif kind == "missing":
+        message = "required key is missing"
+    else:
+        message = first["msg"]
+        if "input" in first and not isinstance(first["input"], dict | list):
+            message += f" (got {first['input']!r})"
+    return key, message
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    """Read and validate a scenario YAML file.
+
+    Parameters
+    ----------
+    path
+        ``scenarios/<name>.yaml``.
+
+    Returns
+    -------
+    Scenario
+        The validated scenario, defaults filled in.
+
+    Raises
+    ------
+    ScenarioError
+        Missing file, malformed YAML, unknown key, wrong type or value, or ``name`` not equal
+        to the file stem. The message names the file and the key.
+    """
+    path = Path(path)
+    if not path.is_file():
+        msg = "scenario file does not exist"
+        raise ScenarioError(msg, file=path)
+    try:
+        raw: Any = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as err:
+        msg = f"not UTF-8 text ({err.reason})"
+        raise ScenarioError(msg, file=path) from err
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f"line {mark.line + 1}: " if mark is not None else ""
+        problem = getattr(err, "problem", None) or str(err)
+        msg = f"malformed YAML: {where}{problem}"
+        raise ScenarioError(msg, file=path) from err
+    if not isinstance(raw, dict):
+        msg = "a scenario file must be a YAML mapping of keys to values"
+        raise ScenarioError(msg, file=path)
+    raw.setdefault("name", path.stem)
+    try:
+        scenario = Scenario.model_validate(raw)
+    except ValidationError as err:
+        key, message = _format_validation_error(err)
+        raise ScenarioError(message, file=path, key=key) from err
+    if scenario.name != path.stem:
+        msg = f"name '{scenario.name}' must equal the file stem '{path.stem}'"
+        raise ScenarioError(msg, file=path, key="name")
+    return scenario
+
+
+def resolve_project_path(scenario_path: str | Path, relative: str) -> Path:
+    """Resolve a path written in a scenario file.
+
+    Relative paths are taken from the project root, the parent of the folder that holds the
+    scenario file (``<root>/scenarios/<name>.yaml``).
+    """
+    candidate = Path(relative)
+    if candidate.is_absolute():
+        return candidate
+    return (Path(scenario_path).resolve().parent.parent / candidate).resolve()
+
+
+def scenario_to_yaml(scenario: Scenario) -> str:
+    """Serialise a scenario with all defaults filled in (the 'resolved scenario')."""
+    return yaml.safe_dump(scenario.model_dump(mode="json"), sort_keys=False, allow_unicode=True)
+
+
+__all__ = [
+    "ID_PATTERN",
+    "AccountingConfig",
+    "ExportContract",
+    "Override",
+    "Scenario",
+    "SolverConfig",
+    "Target",
+    "TimeResolution",
+    "load_scenario",
+    "resolve_project_path",
+    "scenario_to_yaml",
+]
