@@ -169,6 +169,11 @@ class Scenario(StrictModel):
     """Solver options."""
     accounting: AccountingConfig = Field(default_factory=AccountingConfig)
     """Renewable-share accounting options."""
+    allow_custom_columns: list[Annotated[str, Field(pattern=r"^[a-z_]+\.[A-Za-z0-9_]+$")]] = Field(
+        default_factory=list
+    )
+    """Non-PyPSA CSV columns the network may carry, as ``<list>.<column>``; any other unknown
+    column is rejected as a likely misspelling."""
 
     @model_validator(mode="after")
     def _unique_target_names(self) -> Scenario:
