@@ -1,0 +1,63 @@
+# Zhangjiakou renewable scenario engine.
+#   make scenarios   run every scenarios/*.yaml that changed, then the verdict table and the site
+#   make test        the test suite (creates .venv on first use)
+# Both create the virtual environment when it is missing.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+RESULTS := results
+
+SCENARIO_FILES := $(sort $(wildcard scenarios/*.yaml))
+SCENARIOS := $(patsubst scenarios/%.yaml,%,$(SCENARIO_FILES))
+RUNS := $(patsubst %,$(RESULTS)/%/run.json,$(SCENARIOS))
+# A scenario re-runs when its file, any network folder, the data tables or the package change.
+NETWORK_INPUTS := $(shell find networks data -type f 2>/dev/null)
+PACKAGE_FILES := $(wildcard energy_model/*.py) pyproject.toml
+
+.PHONY: all scenarios test test-all bench report compare validate clean clean-results venv networks
+.DELETE_ON_ERROR:
+
+all: scenarios
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+scenarios: $(RUNS) | $(STAMP)
+	$(BIN)/energy-model compare --results $(RESULTS)
+
+$(RESULTS)/%/run.json: scenarios/%.yaml $(NETWORK_INPUTS) $(PACKAGE_FILES) | $(STAMP)
+	$(BIN)/energy-model -v run $< --results $(RESULTS)
+
+validate: | $(STAMP)
+	$(BIN)/energy-model validate $(SCENARIO_FILES)
+
+test: | $(STAMP)
+	$(BIN)/python -m pytest -n 2 -q
+
+test-all: | $(STAMP)
+	$(BIN)/python -m pytest -n 2 -q -m ""
+
+bench: | $(STAMP)
+	$(BIN)/python benchmarks/run_benchmarks.py
+
+report: | $(STAMP)
+	$(BIN)/energy-model report --results $(RESULTS)
+
+compare: | $(STAMP)
+	$(BIN)/energy-model compare --results $(RESULTS)
+
+networks: | $(STAMP)
+	$(BIN)/python -m energy_model.build_network
+
+clean-results:
+	rm -rf $(RESULTS)
+
+clean: clean-results
+	rm -rf $(VENV) .pytest_cache .hypothesis

@@ -1,0 +1,104 @@
+"""Constraint stage: the scenario's extra constraints, added to PyPSA's linopy model.
+
+Reads the scenario; writes constraints into ``n.model``. Each ``add_*_constraint`` adds exactly
+one named constraint and documents its formula. ``extra_functionality(sc, project_root)``
+returns the single callable passed to ``n.optimize``.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+import pandas as pd
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from pathlib import Path
+
+    import pypsa
+
+    from energy_model.scenario import ExportContract, Scenario, Target
+
+logger = logging.getLogger(__name__)
+
+EXPORT_CONTRACT_PREFIX = "GlobalConstraint-export_contract_"
+RENEWABLE_SHARE_PREFIX = "GlobalConstraint-renewable_share_"
+MWH_PER_TWH = 1e6
+
+
+def export_contract_name(contract: ExportContract) -> str:
+    """Name of the linopy constraint of an export contract."""
+    return f"{EXPORT_CONTRACT_PREFIX}{contract.name}"
+
+
+def renewable_share_constraint_name(target: Target) -> str:
+    """Name of the linopy constraint that enforces a renewable-share target."""
+    return f"{RENEWABLE_SHARE_PREFIX}{target.name}"
+
+
+def add_export_contract_constraint(
+    n: pypsa.Network, sns: pd.Index, contract: ExportContract
+) -> str:
+    r"""Require a minimum annual delivery over the contract's export links.
+
+    .. math:: \sum_{l \in L} \sum_{t} w_t \, \eta_{l,t} \, p_{l,t} \ \ge\ 10^6 \, E
+
+    ==============  ==========================================================  =======
+    symbol          meaning                                                     unit
+    ==============  ==========================================================  =======
+    :math:`L`       ``contract.links`` (links from a local to an external bus)  –
+    :math:`p_{l,t}` ``Link-p``: power withdrawn at ``bus0`` of link *l*         MW
+    :math:`\eta`    link efficiency (static or time-varying)                    –
+    :math:`w_t`     snapshot weighting (``generators`` column)                  h
+    :math:`E`       ``contract.min_energy_twh``: delivered energy at ``bus1``   TWh
+    ==============  ==========================================================  =======
+
+    Returns
+    -------
+    str
+        The constraint name (``GlobalConstraint-export_contract_<name>``).
+    """
+    m = n.model
+    links = pd.Index(contract.links)
+    weights = n.snapshot_weightings.generators.loc[sns]
+    efficiency = n.get_switchable_as_dense("Link", "efficiency", sns)[links]
+    coefficient = efficiency.mul(weights, axis=0)
+    coefficient.index.name = "snapshot"
+    coefficient.columns.name = "name"
+    flow = m["Link-p"].sel(name=links, snapshot=sns)
+    delivered = (flow * coefficient.stack().to_xarray().transpose(*flow.dims)).sum()
+    name = export_contract_name(contract)
+    m.add_constraints(delivered >= contract.min_energy_twh * MWH_PER_TWH, name=name)
+    logger.info("added %s: >= %.3f TWh over %s", name, contract.min_energy_twh, list(links))
+    return name
+
+
+def extra_functionality(
+    sc: Scenario, project_root: Path
+) -> Callable[[pypsa.Network, pd.Index], None]:
+    """Return the callable that adds every scenario constraint to ``n.model``.
+
+    The callable adds one export-contract constraint per ``sc.export_contracts`` entry and one
+    renewable-share constraint per enforced target (see
+    :func:`energy_model.accounting.add_renewable_share_constraint`).
+    """
+
+    def add_constraints(n: pypsa.Network, sns: pd.Index) -> None:
+        for contract in sc.export_contracts:
+            add_export_contract_constraint(n, sns, contract)
+        enforced = [target for target in sc.targets if target.enforce]
+        if enforced:
+            from energy_model.accounting import add_renewable_share_constraint  # noqa: PLC0415
+
+            for target in enforced:
+                add_renewable_share_constraint(n, sns, sc, target, project_root)
+
+    return add_constraints
+
+
+def constraint_names(sc: Scenario) -> list[str]:
+    """Names of the constraints :func:`extra_functionality` adds (for reading duals)."""
+    names = [export_contract_name(c) for c in sc.export_contracts]
+    names += [renewable_share_constraint_name(t) for t in sc.targets if t.enforce]
+    return names

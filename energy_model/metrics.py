@@ -1,0 +1,191 @@
+"""Metrics stage: tidy tables computed from a solved network (no I/O, no plots).
+
+Reads a solved ``pypsa.Network`` and the ``SolveResult``; returns a long table with columns
+``metric, variant, carrier, bus, value, unit`` (ids, never display names). Built on
+``n.statistics(..., nice_names=False)``; the renewable-share accounting lives in
+:mod:`energy_model.accounting` and the heating metrics in :mod:`energy_model.heating`.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    import pypsa
+
+    from energy_model.scenario import Scenario
+    from energy_model.solve import SolveResult
+
+logger = logging.getLogger(__name__)
+
+METRIC_COLUMNS = ["metric", "variant", "carrier", "bus", "value", "unit"]
+MWH_PER_TWH = 1e6
+
+
+def _tidy(series: pd.Series, metric: str, unit: str) -> pd.DataFrame:
+    """Turn a ``(component, bus, carrier)`` statistics series into tidy rows."""
+    if series.empty:
+        return pd.DataFrame(columns=METRIC_COLUMNS)
+    frame = series.rename("value").reset_index()
+    frame = frame.rename(columns={"component": "variant"})
+    for column in ("variant", "bus", "carrier"):
+        if column not in frame.columns:
+            frame[column] = ""
+    frame["metric"] = metric
+    frame["unit"] = unit
+    return frame[METRIC_COLUMNS]
+
+
+def row(
+    metric: str,
+    value: float,
+    unit: str,
+    *,
+    variant: str = "",
+    carrier: str = "",
+    bus: str = "",
+) -> dict[str, object]:
+    """One metrics row as a dict (helper for metric functions)."""
+    return {
+        "metric": metric,
+        "variant": variant,
+        "carrier": carrier,
+        "bus": bus,
+        "value": float(value),
+        "unit": unit,
+    }
+
+
+def local_buses(n: pypsa.Network, region: str) -> pd.Index:
+    """Buses inside the region: ``location == region``, or all buses if no location is set."""
+    location = n.buses.location.astype(str).replace("nan", "")
+    if (location == "").all():
+        return n.buses.index
+    return n.buses.index[location == region]
+
+
+def corridor_flows(n: pypsa.Network, region: str) -> pd.DataFrame:
+    """Hourly export (+) / import (−) at the local end of each link crossing the region border.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Snapshots × links [MW], positive when power leaves the region; only links with exactly
+        one end inside the region.
+    """
+    local = local_buses(n, region)
+    in0 = n.links.bus0.isin(local)
+    in1 = n.links.bus1.isin(local)
+    outward = n.links.index[in0 & ~in1]
+    inward = n.links.index[in1 & ~in0]
+    flows = pd.concat(
+        [n.links_t.p0.reindex(columns=outward, fill_value=0.0),
+         n.links_t.p1.reindex(columns=inward, fill_value=0.0)],
+        axis=1,
+    )
+    return flows
+
+
+def compute_core_metrics(n: pypsa.Network, sc: Scenario, result: SolveResult) -> pd.DataFrame:
+    """Capacities, energy balance, curtailment, costs, prices, corridor flows and storage.
+
+    Parameters
+    ----------
+    n
+        Solved network.
+    sc
+        The scenario (for the accounting region).
+    result
+        Outcome of :func:`energy_model.solve.solve`.
+    """
+    stats = n.statistics
+    groupby = ["bus", "carrier"]
+    frames = [
+        _tidy(stats.optimal_capacity(groupby=groupby, nice_names=False), "capacity", "MW"),
+        _tidy(stats.supply(groupby=groupby, nice_names=False) / MWH_PER_TWH, "supply", "TWh"),
+        _tidy(stats.withdrawal(groupby=groupby, nice_names=False) / MWH_PER_TWH, "withdrawal", "TWh"),
+        _tidy(stats.curtailment(groupby=groupby, nice_names=False) / MWH_PER_TWH, "curtailment", "TWh"),
+        _tidy(stats.capex(groupby=groupby, nice_names=False), "capex", "CNY/yr"),
+        _tidy(stats.opex(groupby=groupby, nice_names=False), "opex", "CNY/yr"),
+    ]
+    rows: list[dict[str, object]] = [
+        row("objective", result.objective, "CNY/yr"),
+        row("system_cost", stats.capex(nice_names=False).sum() + stats.opex(nice_names=False).sum(), "CNY/yr"),
+    ]
+    weights = n.snapshot_weightings.generators
+
+    # Curtailment rate of variable renewables, by carrier [%].
+    gens = n.generators
+    variable = gens.index[gens.index.isin(n.generators_t.p_max_pu.columns)]
+    if len(variable):
+        available = n.generators_t.p_max_pu[variable].mul(gens.p_nom_opt[variable]).mul(weights, axis=0)
+        dispatched = n.generators_t.p[variable].mul(weights, axis=0)
+        by_carrier_available = available.sum().groupby(gens.carrier[variable]).sum()
+        by_carrier_dispatched = dispatched.sum().groupby(gens.carrier[variable]).sum()
+        for carrier, total in by_carrier_available.items():
+            rate = 100 * (1 - by_carrier_dispatched[carrier] / total) if total > 0 else 0.0
+            rows.append(row("curtailment_rate", rate, "%", carrier=str(carrier)))
+            rows.append(row("available_energy", total / MWH_PER_TWH, "TWh", carrier=str(carrier)))
+
+    # Corridor flows [TWh], full-load hours of each corridor [h].
+    flows = corridor_flows(n, sc.accounting.region)
+    for link in flows.columns:
+        energy = flows[link].mul(weights)
+        bus = n.links.at[link, "bus1"] if energy.sum() >= 0 else n.links.at[link, "bus0"]
+        rows.append(row("export", energy.clip(lower=0).sum() / MWH_PER_TWH, "TWh", variant=link, bus=bus))
+        rows.append(row("import", -energy.clip(upper=0).sum() / MWH_PER_TWH, "TWh", variant=link, bus=bus))
+        p_nom = n.links.at[link, "p_nom_opt"]
+        if p_nom > 0:
+            utilisation = 100 * flows[link].abs().mul(weights).sum() / (p_nom * weights.sum())
+            rows.append(row("corridor_utilisation", utilisation, "%", variant=link, bus=bus))
+
+    # Storage throughput [TWh] (energy discharged).
+    for name in n.storage_units.index:
+        discharged = n.storage_units_t.p[name].clip(lower=0).mul(weights).sum()
+        rows.append(row("storage_discharge", discharged / MWH_PER_TWH, "TWh", variant=name,
+                        carrier=n.storage_units.at[name, "carrier"], bus=n.storage_units.at[name, "bus"]))
+    store_weights = n.snapshot_weightings.stores
+    for name in n.stores.index:
+        discharged = n.stores_t.p[name].clip(lower=0).mul(store_weights).sum()
+        rows.append(row("storage_discharge", discharged / MWH_PER_TWH, "TWh", variant=name,
+                        carrier=n.stores.at[name, "carrier"], bus=n.stores.at[name, "bus"]))
+
+    # Load-weighted mean marginal price per bus [CNY/MWh].
+    prices = n.buses_t.marginal_price
+    for bus in prices.columns:
+        rows.append(row("mean_price", float(np.average(prices[bus], weights=weights)), "CNY/MWh", bus=bus))
+
+    frames.append(pd.DataFrame(rows, columns=METRIC_COLUMNS))
+    table = pd.concat([f for f in frames if not f.empty], ignore_index=True)
+    table[["variant", "carrier", "bus"]] = table[["variant", "carrier", "bus"]].fillna("").astype(str)
+    return table
+
+
+def compute_metrics(
+    n: pypsa.Network, sc: Scenario, result: SolveResult, project_root: Path
+) -> pd.DataFrame:
+    """All metrics of a solved scenario: core, renewable-share accounting and heating.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``metric, variant, carrier, bus, value, unit``; sorted, index reset, so the same
+        solution always gives the same table.
+    """
+    frames = [compute_core_metrics(n, sc, result)]
+    from energy_model import accounting  # noqa: PLC0415
+
+    frames.append(accounting.compute_share_metrics(n, sc, project_root, result.duals))
+    if (n.buses.carrier == "heat").any():
+        from energy_model import heating  # noqa: PLC0415
+
+        frames.append(heating.compute_heating_metrics(n, sc))
+    table = pd.concat([f[METRIC_COLUMNS] for f in frames if not f.empty], ignore_index=True)
+    table[["variant", "carrier", "bus"]] = table[["variant", "carrier", "bus"]].fillna("").astype(str)
+    return table.sort_values(["metric", "variant", "carrier", "bus"], kind="stable").reset_index(drop=True)

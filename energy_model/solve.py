@@ -1,0 +1,148 @@
+"""Solve stage: build PyPSA's linopy model, add the scenario constraints, solve with HiGHS.
+
+Reads a network with the scenario applied; writes the solution into the network (PyPSA's
+``assign_solution``). A solve that does not end ``optimal`` raises
+:class:`~energy_model.exceptions.InfeasibleError`; there is never a silent result.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from energy_model.constraints import constraint_names, extra_functionality
+from energy_model.exceptions import InfeasibleError
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    import pypsa
+
+    from energy_model.scenario import Scenario
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SolveResult:
+    """Outcome of one optimisation.
+
+    Attributes
+    ----------
+    status, condition
+        linopy solver status and termination condition.
+    objective
+        Objective value [CNY/yr in the Zhangjiakou networks; the network's currency unit].
+    duals
+        Dual value of each scenario constraint, by constraint name [currency per unit of the
+        constraint's right-hand side].
+    timings
+        Wall time per step [s]: ``build`` (linopy model incl. scenario constraints), ``solve``
+        (solver incl. hand-over), ``post`` (writing the solution back to the network).
+    lp_size
+        ``variables``, ``constraints`` and ``nonzeros`` of the LP.
+    solver_options
+        Options passed to the solver.
+    """
+
+    status: str
+    condition: str
+    objective: float
+    duals: dict[str, float] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+    lp_size: dict[str, int] = field(default_factory=dict)
+    solver_options: dict[str, Any] = field(default_factory=dict)
+
+
+def _lp_size(m: Any) -> dict[str, int]:
+    """Count variables, constraints and non-zeros of a linopy model."""
+    try:
+        matrices = m.matrices
+        nonzeros = int(matrices.A.nnz) if matrices.A is not None else 0
+    except Exception:  # noqa: BLE001 - size is informative only
+        nonzeros = -1
+    return {
+        "variables": int(m.nvars),
+        "constraints": int(m.ncons),
+        "nonzeros": nonzeros,
+    }
+
+
+def solve(
+    n: pypsa.Network,
+    sc: Scenario,
+    project_root: Path,
+    *,
+    log_file: Path | None = None,
+    count_nonzeros: bool = False,
+) -> SolveResult:
+    """Optimise the network for the scenario with HiGHS through linopy.
+
+    Parameters
+    ----------
+    n
+        Network with the scenario already applied (:func:`energy_model.network.apply_scenario`).
+    sc
+        The scenario (solver options, export contracts, enforced targets).
+    project_root
+        Folder that relative data paths in the scenario refer to.
+    log_file
+        File for the solver log; ``None`` keeps HiGHS quiet.
+    count_nonzeros
+        Also count the non-zeros of the constraint matrix (costs a matrix build).
+
+    Raises
+    ------
+    InfeasibleError
+        When the termination condition is not ``optimal``.
+    """
+    options: dict[str, Any] = dict(sc.solver.options)
+    if log_file is not None:
+        options.setdefault("log_file", str(log_file))
+    options.setdefault("output_flag", log_file is not None)
+    timings: dict[str, float] = {}
+
+    start = time.perf_counter()
+    m = n.optimize.create_model(include_objective_constant=False)
+    extra_functionality(sc, project_root)(n, n.snapshots)
+    timings["build"] = time.perf_counter() - start
+    lp_size = _lp_size(m) if count_nonzeros else {"variables": int(m.nvars), "constraints": int(m.ncons)}
+    logger.info(
+        "built LP in %.2f s: %d variables, %d constraints",
+        timings["build"],
+        lp_size["variables"],
+        lp_size["constraints"],
+    )
+
+    start = time.perf_counter()
+    status, condition = m.solve(solver_name=sc.solver.name, io_api="direct", **options)
+    timings["solve"] = time.perf_counter() - start
+    logger.info("solver finished in %.2f s: status %s, condition %s", timings["solve"], status, condition)
+    if status != "ok" or condition != "optimal":
+        message = (
+            f"scenario '{sc.name}': the optimisation ended with status '{status}' and "
+            f"condition '{condition}', not optimal; no result was written"
+        )
+        raise InfeasibleError(message, status=str(status), condition=str(condition))
+
+    start = time.perf_counter()
+    n.optimize.assign_solution()
+    n.optimize.assign_duals(False)
+    n.optimize.post_processing()
+    duals = {
+        name: float(m.constraints[name].dual.values.item())
+        for name in constraint_names(sc)
+        if name in m.constraints
+    }
+    timings["post"] = time.perf_counter() - start
+    return SolveResult(
+        status=str(status),
+        condition=str(condition),
+        objective=float(m.objective.value),
+        duals=duals,
+        timings=timings,
+        lp_size=lp_size,
+        solver_options=options,
+    )
