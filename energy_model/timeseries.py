@@ -1,0 +1,267 @@
+"""Time aggregation of a network: uniform resampling or tsam segmentation.
+
+Reads a ``pypsa.Network`` and a :class:`~energy_model.scenario.TimeResolution`; writes nothing
+to disk. The network is changed in place: its snapshots, snapshot weightings and every
+time-varying input series are replaced by their aggregated counterparts.
+
+Aggregation preserves the modelled hours: the weighting of an aggregated snapshot is the sum
+of the weightings of the original snapshots it stands for, in all three columns
+(``objective``, ``stores``, ``generators``). PyPSA uses ``stores`` as the elapsed hours of the
+state-of-charge balance of storage units and stores, so the energy balance over a block of
+``w`` hours reads ``soc_t = (1 - standing_loss)^w soc_{t-1} + w (eta_store p_store -
+p_dispatch / eta_dispatch + inflow - spill)``, and a cyclic state of charge closes the year
+over the aggregated snapshots (last block back to the first). Series are averaged over each
+block (``e_max_pu`` takes the minimum and ``e_min_pu`` the maximum, PyPSA's rules), so annual
+energies of loads, inflows and capacity factors are kept exactly.
+
+Methods
+-------
+``hourly``
+    Nothing changes.
+``resample``
+    Uniform blocks of ``hours`` snapshots-hours, via PyPSA's
+    ``n.cluster.temporal.get_resample_result`` (pandas resampling of a DatetimeIndex).
+``segment``
+    ``segments`` variable-length blocks chosen by tsam's segmentation of all time-varying
+    inputs (each column scaled to its maximum absolute value), applied with PyPSA's
+    ``n.cluster.temporal.get_from_snapshot_map_result``. The segmentation is computed here
+    rather than with ``n.cluster.temporal.segment``, because the latter fails on snapshots
+    that are not one hour apart and weights segments by their number of snapshots instead of
+    their hours.
+"""
+
+from __future__ import annotations
+
+import logging
+import time as _time
+import warnings
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+if TYPE_CHECKING:
+    import pypsa
+
+    from energy_model.scenario import TimeResolution
+
+logger = logging.getLogger(__name__)
+
+#: Time-varying attributes that describe results, never inputs; they are not aggregated.
+_OUTPUT_ATTRIBUTES = frozenset(
+    {
+        "p",
+        "q",
+        "p0",
+        "p1",
+        "p2",
+        "p3",
+        "p4",
+        "q0",
+        "q1",
+        "state_of_charge",
+        "e",
+        "spill",
+        "p_store",
+        "p_dispatch",
+        "mu_upper",
+        "mu_lower",
+        "mu_state_of_charge_set",
+        "mu_energy_balance",
+        "marginal_price",
+        "v_ang",
+        "v_mag_pu",
+        "status",
+        "start_up",
+        "shut_down",
+    }
+)
+
+
+def _input_series(n: pypsa.Network) -> list[tuple[str, str, pd.DataFrame]]:
+    """Return ``(component, attribute, frame)`` for every non-empty time-varying input."""
+    found = []
+    for c in n.components:
+        if c.static.empty:
+            continue
+        for attr, df in c.dynamic.items():
+            if df.empty or attr in _OUTPUT_ATTRIBUTES or attr.startswith("mu_"):
+                continue
+            found.append((c.name, attr, df))
+    return found
+
+
+def compute_segment_map(n: pypsa.Network, segments: int) -> pd.Series:
+    """Segment the snapshots of ``n`` into ``segments`` contiguous blocks with tsam.
+
+    tsam merges neighbouring snapshots whose input profiles are most alike (one typical
+    period spanning the whole horizon, ``SegmentConfig(n_segments=segments)``). All
+    time-varying inputs of the network take part, each scaled by its maximum absolute value
+    so that MW and per-unit series weigh alike.
+
+    Parameters
+    ----------
+    n
+        Network whose snapshots are consecutive time steps of equal length.
+    segments
+        Number of segments [-], ``1 <= segments <= len(n.snapshots)``.
+
+    Returns
+    -------
+    pandas.Series
+        Index: original snapshots; values: the first snapshot of the segment each belongs to.
+
+    Raises
+    ------
+    ValueError
+        ``segments`` out of range or the network has no time-varying input.
+    """
+    import tsam  # noqa: PLC0415  (optional heavy import, only needed here)
+
+    n_snapshots = len(n.snapshots)
+    if not 1 <= segments <= n_snapshots:
+        msg = f"segments must be between 1 and the number of snapshots ({n_snapshots}), got {segments}"
+        raise ValueError(msg)
+    columns = [
+        df[col].to_numpy(dtype=float)
+        for _, _, df in _input_series(n)
+        for col in df.columns
+    ]
+    if not columns:
+        msg = "the network has no time-varying input to segment"
+        raise ValueError(msg)
+    data = np.column_stack(columns)
+    scale = np.abs(data).max(axis=0)
+    scale[scale == 0] = 1.0
+    data = np.nan_to_num(data / scale)
+    # tsam wants a regular DatetimeIndex; segments are counted in time steps, so a synthetic
+    # hourly index stands for the snapshots whatever their real spacing is.
+    frame = pd.DataFrame(
+        data,
+        index=pd.date_range("2001-01-01", periods=n_snapshots, freq="h"),
+        columns=[f"s{i}" for i in range(data.shape[1])],
+    )
+    with warnings.catch_warnings():
+        # tsam warns when rescaled representatives exceed the input range by rounding error;
+        # only the segment boundaries are used here, never tsam's values.
+        warnings.simplefilter("ignore")
+        result = tsam.aggregate(
+            frame,
+            n_clusters=1,
+            period_duration=n_snapshots,
+            temporal_resolution=1.0,
+            segments=tsam.SegmentConfig(n_segments=segments),
+            preserve_column_means=False,
+        )
+    durations = (
+        result.cluster_representatives.index.get_level_values("Segment Duration")
+        .to_numpy()
+        .astype(int)
+    )
+    if durations.sum() != n_snapshots:
+        msg = f"tsam returned segments covering {durations.sum()} of {n_snapshots} snapshots"
+        raise RuntimeError(msg)
+    starts = np.concatenate([[0], np.cumsum(durations)[:-1]])
+    position = np.searchsorted(starts, np.arange(n_snapshots), side="right") - 1
+    return pd.Series(n.snapshots[starts][position], index=n.snapshots, name="snapshot")
+
+
+def compute_time_resolution(
+    n: pypsa.Network, time: TimeResolution
+) -> tuple[pypsa.Network, pd.Series] | None:
+    """Aggregate a copy of ``n`` to the requested time resolution.
+
+    Parameters
+    ----------
+    n
+        Network with its original (e.g. hourly) snapshots; left unchanged.
+    time
+        Requested resolution.
+
+    Returns
+    -------
+    tuple of (pypsa.Network, pandas.Series) or None
+        The aggregated copy and the map original snapshot → aggregated snapshot, or ``None``
+        when the resolution leaves the network as it is (``hourly``, ``resample`` with one
+        hour on hourly data, or at least as many segments as snapshots).
+
+    Raises
+    ------
+    ValueError
+        ``resample`` on a network whose snapshots are not a DatetimeIndex.
+    """
+    if time.method == "hourly":
+        return None
+    if time.method == "resample":
+        if not isinstance(n.snapshots, pd.DatetimeIndex):
+            msg = "time.method 'resample' needs datetime snapshots"
+            raise ValueError(msg)
+        step = pd.Series(n.snapshots).diff().min() if len(n.snapshots) > 1 else pd.Timedelta("1h")
+        if pd.Timedelta(hours=time.hours) <= step:
+            return None
+        result = n.cluster.temporal.get_resample_result(f"{time.hours}h")
+        return result.n, result.snapshot_map
+    if time.segments >= len(n.snapshots):
+        return None
+    snapshot_map = compute_segment_map(n, time.segments)
+    result = n.cluster.temporal.get_from_snapshot_map_result(snapshot_map)
+    return result.n, snapshot_map
+
+
+def apply_time_resolution(n: pypsa.Network, time: TimeResolution) -> None:
+    """Replace the snapshots of ``n`` by aggregated ones, in place.
+
+    Snapshot weightings of an aggregated snapshot are the sums over the original snapshots it
+    represents (all three columns), so the objective, the generator-weighted energies of global
+    constraints and the state-of-charge balance of storage (``stores`` weighting = elapsed
+    hours) all keep the modelled year of hours. Cyclic storage attributes
+    (``cyclic_state_of_charge``, ``e_cyclic``) are static and keep their meaning over the
+    aggregated snapshots.
+
+    Parameters
+    ----------
+    n
+        Network, modified in place.
+    time
+        ``method``: ``hourly`` (no change), ``resample`` (blocks of ``hours`` [h]) or
+        ``segment`` (``segments`` blocks [-] from tsam).
+
+    Raises
+    ------
+    ValueError
+        The resolution cannot be applied to this network (see
+        :func:`compute_time_resolution`).
+    """
+    start = _time.perf_counter()
+    aggregated = compute_time_resolution(n, time)
+    if aggregated is None:
+        logger.info("Time resolution '%s': network left at %d snapshots", time.method, len(n.snapshots))
+        return
+    m, _ = aggregated
+    n_before = len(n.snapshots)
+    hours_before = float(n.snapshot_weightings["objective"].sum())
+    n.set_snapshots(m.snapshots)
+    n.snapshot_weightings = m.snapshot_weightings.copy()
+    for c in m.components:
+        if c.static.empty:
+            continue
+        target = n.components[c.name].dynamic
+        for attr, df in c.dynamic.items():
+            if attr in _OUTPUT_ATTRIBUTES or attr.startswith("mu_"):
+                continue
+            target[attr] = df.copy()
+    hours_after = float(n.snapshot_weightings["objective"].sum())
+    if not np.isclose(hours_before, hours_after):
+        msg = f"time aggregation changed the modelled hours from {hours_before} to {hours_after}"
+        raise RuntimeError(msg)
+    logger.info(
+        "Time resolution '%s': %d -> %d snapshots (%.0f h kept) in %.2f s",
+        time.method,
+        n_before,
+        len(n.snapshots),
+        hours_after,
+        _time.perf_counter() - start,
+    )
+
+
+__all__ = ["apply_time_resolution", "compute_segment_map", "compute_time_resolution"]
