@@ -12,6 +12,7 @@ imports with PyPSA and runs ``n.consistency_check(strict=["all"])``.
 from __future__ import annotations
 
 import csv
+import functools
 import logging
 import re
 import warnings
@@ -126,6 +127,7 @@ def _read_csv(path: Path, *, index_col: int | None = 0) -> pd.DataFrame:
     return frame
 
 
+@functools.cache
 def _attribute_table(list_name: str) -> pd.DataFrame:
     """Return PyPSA's attribute table (defaults, type, status) of a component list."""
     return pypsa.Network().components[list_name].defaults

@@ -1,0 +1,45 @@
+"""Shared fixtures: tiny networks and throw-away project folders."""
+
+from __future__ import annotations
+
+import shutil
+import textwrap
+from pathlib import Path
+
+import pytest
+
+TESTS = Path(__file__).parent
+ROOT = TESTS.parent
+TOY = TESTS / "data" / "networks" / "toy"
+
+
+@pytest.fixture
+def toy_copy(tmp_path: Path) -> Path:
+    """A writable copy of the toy network folder."""
+    target = tmp_path / "toy"
+    shutil.copytree(TOY, target)
+    return target
+
+
+@pytest.fixture
+def make_project(tmp_path: Path):
+    """Create ``<tmp>/project`` with ``networks/toy``, the project's data tables and one scenario.
+
+    Returns a function ``(yaml_text, name="toy-2022") -> scenario path``.
+    """
+    project = tmp_path / "project"
+    (project / "scenarios").mkdir(parents=True)
+    shutil.copytree(TOY, project / "networks" / "toy")
+    if (ROOT / "data").is_dir():
+        (project / "data").mkdir()
+        for table in (ROOT / "data").glob("*.csv"):
+            shutil.copy(table, project / "data" / table.name)
+
+    def write(text: str = "", name: str = "toy-2022") -> Path:
+        body = textwrap.dedent(text)
+        header = f"network: networks/toy\nyear: 2022\n"
+        path = project / "scenarios" / f"{name}.yaml"
+        path.write_text(header + body, encoding="utf-8")
+        return path
+
+    return write

@@ -1,0 +1,69 @@
+"""Solve stage on the toy network, whose optimum is computed by hand.
+
+Toy (tests/data/networks/toy): wind 100 MW with availability (1.0, 0.2, 0.0, 0.5), coal 200 MW
+at 300 CNY/MWh, load 80 MW, corridor 50 MW with efficiency 0.9 to a market paying 100 CNY/MWh.
+
+Without contract: coal covers 0 + 60 + 80 + 30 = 170 MWh → 51,000 CNY; the 20 MWh wind surplus
+in hour 0 is exported, 18 MWh delivered → −1,800 CNY. Optimum 49,200 CNY.
+
+With a 50 MWh delivery contract: 32 MWh more must be delivered, i.e. 32/0.9 MWh more coal at
+300 CNY/MWh, each delivered MWh earning 100 → extra cost 32/0.9·300 − 32·100 = 7,466.67 CNY;
+optimum 56,666.67 CNY; the contract's dual is (300/0.9 − 100) = 233.33 CNY per delivered MWh.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from energy_model.constraints import export_contract_name
+from energy_model.exceptions import InfeasibleError
+from energy_model.network import apply_scenario, load_network
+from energy_model.scenario import load_scenario, resolve_project_path
+from energy_model.solve import solve
+
+
+def prepare(path):
+    sc = load_scenario(path)
+    n = load_network(resolve_project_path(path, sc.network))
+    apply_scenario(n, sc, file=path)
+    return sc, n
+
+
+def test_toy_optimum_matches_hand_calculation(make_project):
+    path = make_project()
+    sc, n = prepare(path)
+    result = solve(n, sc, path.parents[1])
+    assert result.condition == "optimal"
+    assert result.objective == pytest.approx(49_200, rel=1e-6)
+    assert n.generators_t.p["coal"].sum() == pytest.approx(170, abs=1e-4)
+    assert n.links_t.p0["corridor"].tolist() == pytest.approx([20, 0, 0, 0], abs=1e-4)
+    assert set(result.timings) == {"build", "solve", "post"}
+
+
+def test_export_contract_binds_with_hand_computed_dual(make_project):
+    path = make_project("export_contracts: [{name: beijing, links: [corridor], min_energy_twh: 0.00005}]\n")
+    sc, n = prepare(path)
+    result = solve(n, sc, path.parents[1])
+    assert result.objective == pytest.approx(49_200 + 32 / 0.9 * 300 - 32 * 100, rel=1e-6)
+    delivered = (n.links_t.p0["corridor"] * 0.9).sum()
+    assert delivered == pytest.approx(50, abs=1e-4)
+    dual = result.duals[export_contract_name(sc.export_contracts[0])]
+    assert abs(dual) == pytest.approx(300 / 0.9 - 100, rel=1e-4)
+
+
+def test_unreachable_contract_is_infeasible(make_project):
+    # The corridor can deliver at most 50 MW * 4 h * 0.9 = 180 MWh.
+    path = make_project("export_contracts: [{name: beijing, links: [corridor], min_energy_twh: 0.0002}]\n")
+    sc, n = prepare(path)
+    with pytest.raises(InfeasibleError) as info:
+        solve(n, sc, path.parents[1])
+    assert "not optimal" in str(info.value)
+    assert info.value.condition in {"infeasible", "infeasible_or_unbounded"}
+
+
+def test_solver_options_reach_highs(make_project):
+    path = make_project("solver: {options: {solver: simplex, threads: 1}}\n")
+    sc, n = prepare(path)
+    result = solve(n, sc, path.parents[1])
+    assert result.solver_options["solver"] == "simplex"
+    assert result.objective == pytest.approx(49_200, rel=1e-6)
