@@ -1,0 +1,1482 @@
+"""Report stage: seaborn figures of saved results (never solves, never touches ``n.model``).
+
+Reads a scenario result folder ``results/<scenario>/`` written by :mod:`energy_model.results`:
+``metrics.csv`` (tidy ``metric, variant, carrier, bus, value, unit``), ``network.nc`` (the solved
+network: hourly dispatch, storage levels, prices), ``scenario.yaml``, ``run.json``,
+``verdict.csv`` and, when present, ``temperature.csv`` (``snapshot, temperature_c`` [°C]).
+Writes ``results/<scenario>/figures/<name>.png`` and ``.svg`` and, across scenarios,
+``results/comparison/<name>.png``/``.svg`` plus ``comparison/metrics.csv`` and
+``comparison/verdicts.csv``.
+
+Every ``plot_*`` function returns a :class:`matplotlib.figure.Figure` built without pyplot
+(Agg canvas, no global figure registry). Display names and colours of carriers come only from
+the network's ``carriers`` table (``nice_name``, ``color``); carriers without a valid colour get
+a fixed colour derived from their id, so a carrier has the same colour in every figure and every
+scenario. Units are fixed per quantity (power GW, storage energy GWh, annual energy TWh, price
+CNY/MWh, cost billion CNY/yr) so figures of different scenarios compare directly; the captions
+in :data:`SCENARIO_FIGURES` and :data:`COMPARISON_FIGURES` state them.
+
+A figure whose data is absent (no heat bus, no storage, no export corridor …) is skipped with a
+logged note; the plot functions raise :class:`MissingDataError` in that case.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import matplotlib as mpl
+
+mpl.use("Agg")
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import seaborn as sns  # noqa: E402
+import yaml  # noqa: E402
+from matplotlib.colors import is_color_like, to_hex  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.ticker import FuncFormatter, PercentFormatter  # noqa: E402
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable
+
+    import pypsa
+    from matplotlib.axes import Axes
+
+logger = logging.getLogger(__name__)
+
+#: Accounting region used when ``scenario.yaml`` does not give one.
+DEFAULT_REGION = "zhangjiakou"
+#: Bus carriers treated as electricity buses.
+ELECTRIC_BUS_CARRIERS = ("AC", "DC", "electricity")
+#: Attribution rules of the renewable share; the first is the default headline.
+ATTRIBUTIONS = ("pro_rata", "local_first", "export_first")
+#: Months of the winter and summer example weeks.
+SEASON_MONTHS = {"winter": (12, 1, 2), "summer": (6, 7, 8)}
+#: Figure formats written for every figure.
+FORMATS = ("png", "svg")
+#: Resolution of PNG files [dots per inch].
+PNG_DPI = 150
+#: Fallback colours for carriers without a ``color`` in ``carriers.csv``.
+FALLBACK_PALETTE = sns.color_palette("tab20", 20).as_hex()
+
+_UNIT_FACTORS: dict[str, tuple[str, float]] = {
+    # unit -> (dimension, factor to the base unit of that dimension)
+    "W": ("power", 1e-6),
+    "kW": ("power", 1e-3),
+    "MW": ("power", 1.0),
+    "GW": ("power", 1e3),
+    "Wh": ("energy", 1e-6),
+    "kWh": ("energy", 1e-3),
+    "MWh": ("energy", 1.0),
+    "GWh": ("energy", 1e3),
+    "TWh": ("energy", 1e6),
+    "CNY": ("money", 1.0),
+    "CNY/yr": ("money", 1.0),
+    "CNY/a": ("money", 1.0),
+    "million CNY": ("money", 1e6),
+    "million CNY/yr": ("money", 1e6),
+    "billion CNY": ("money", 1e9),
+    "billion CNY/yr": ("money", 1e9),
+    "-": ("fraction", 1.0),
+    "%": ("fraction", 0.01),
+}
+
+
+class MissingDataError(LookupError):
+    """The saved results hold nothing to draw for a figure (e.g. no heat bus)."""
+
+
+@dataclass(frozen=True)
+class FigureSpec:
+    """A figure of the bundle: file stem, title and caption (the caption states the units)."""
+
+    name: str
+    title: str
+    caption: str
+
+
+#: Per-scenario figures in page order.
+SCENARIO_FIGURES: tuple[FigureSpec, ...] = (
+    FigureSpec(
+        "capacity",
+        "Installed capacity",
+        "Optimal installed capacity by carrier: power capacity of generators, links and storage "
+        "units [GW] (left) and energy capacity of storage units and stores [GWh] (right), all buses.",
+    ),
+    FigureSpec(
+        "energy_balance",
+        "Annual energy balance",
+        "Annual energy supplied (positive) and withdrawn (negative) by carrier at the local buses "
+        "of the region, one panel per bus carrier [TWh/yr]. Exports appear as withdrawals of the "
+        "corridor carrier; loads as withdrawals of the load carrier.",
+    ),
+    FigureSpec(
+        "dispatch_winter",
+        "Dispatch, winter week",
+        "Hourly power balance of the local electricity buses over the seven days around the "
+        "highest local electricity load in December–February [GW]: supply stacked above zero, "
+        "consumption (loads, exports, storage charging, heat pumps) below zero.",
+    ),
+    FigureSpec(
+        "dispatch_summer",
+        "Dispatch, summer week",
+        "Hourly power balance of the local electricity buses over the seven days around the "
+        "highest local electricity load in June–August [GW]: supply stacked above zero, "
+        "consumption below zero.",
+    ),
+    FigureSpec(
+        "curtailment_heatmap",
+        "Wind and solar curtailment",
+        "Curtailed power of local variable renewable generators (available minus dispatched) "
+        "by day (x) and hour of day (y) [GW], one panel per carrier; white cells are hours "
+        "without snapshots.",
+    ),
+    FigureSpec(
+        "state_of_charge",
+        "Storage state of charge",
+        "Energy stored in storage units and stores over the year, summed by carrier [GWh], one "
+        "panel per carrier.",
+    ),
+    FigureSpec(
+        "export_duration",
+        "Export flow duration curves",
+        "Flow on each corridor between a local and an external bus, measured at the local end "
+        "and sorted from highest to lowest [GW] against the number of hours in the year it is "
+        "reached [h]; positive = export, negative = import.",
+    ),
+    FigureSpec(
+        "heat",
+        "Heat demand, temperature and heat pumps",
+        "Left: daily mean heat demand of the local heat buses and daily mean electricity drawn "
+        "by electric heating links [GW] against the daily mean outdoor temperature [°C] "
+        "(when the temperature was saved with the results). Right: the same daily means over "
+        "the year [GW].",
+    ),
+    FigureSpec(
+        "renewable_share",
+        "Renewable share against targets",
+        "Renewable share achieved for each valuation of electricity [%]: dot = headline "
+        "attribution rule, bar = range over the attribution rules (pro-rata, local-first, "
+        "export-first); dashed lines = the scenario's targets [%].",
+    ),
+    FigureSpec(
+        "price_duration",
+        "Price duration curve",
+        "Marginal price of electricity at each local electricity bus sorted from highest to "
+        "lowest [CNY/MWh] against the number of hours in the year it is reached [h].",
+    ),
+)
+
+#: Cross-scenario figures in page order (written to ``results/comparison/``).
+COMPARISON_FIGURES: tuple[FigureSpec, ...] = (
+    FigureSpec(
+        "shares",
+        "Renewable share by scenario",
+        "Headline renewable share of each scenario [%] (dot) with the range over the "
+        "attribution rules (bar), and each scenario's targets [%] (red marks).",
+    ),
+    FigureSpec(
+        "system_cost",
+        "System cost",
+        "Total annualised system cost (capital plus operating cost) of each scenario "
+        "[billion CNY/yr].",
+    ),
+    FigureSpec(
+        "curtailment",
+        "Curtailment",
+        "Annual curtailed energy of variable renewable generators by carrier [TWh/yr].",
+    ),
+    FigureSpec(
+        "exports",
+        "Exports",
+        "Annual energy exported over each corridor from the region [TWh/yr].",
+    ),
+    FigureSpec(
+        "capacity",
+        "Installed capacity",
+        "Optimal installed power capacity by carrier, scenarios side by side [GW].",
+    ),
+)
+
+
+# ---------------------------------------------------------------------------------------------
+# loading saved results
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class ScenarioResults:
+    """What a result folder holds, loaded once for all figures of a scenario."""
+
+    name: str
+    result_dir: Path
+    metrics: pd.DataFrame
+    run: dict[str, Any] = field(default_factory=dict)
+    scenario: dict[str, Any] = field(default_factory=dict)
+    verdicts: pd.DataFrame = field(default_factory=pd.DataFrame)
+    network_path: Path | None = None
+    temperature: pd.Series | None = None
+    _network: pypsa.Network | None = None
+
+    @property
+    def region(self) -> str:
+        """Accounting region (``accounting.region`` of the resolved scenario)."""
+        accounting = self.scenario.get("accounting") or {}
+        return str(accounting.get("region") or DEFAULT_REGION)
+
+    @property
+    def network(self) -> pypsa.Network | None:
+        """The solved network from ``network.nc`` (loaded lazily), or ``None`` if absent."""
+        if self._network is None and self.network_path is not None:
+            self._network = load_network_file(self.network_path)
+        return self._network
+
+
+def load_network_file(path: Path) -> pypsa.Network:
+    """Load a saved solved network (netCDF or CSV folder) with the project's PyPSA options."""
+    import pypsa  # noqa: PLC0415 - heavy import only when a network is needed
+
+    pypsa.options.api.legacy_string_dtype = False
+    return pypsa.Network(path)
+
+
+def load_metrics(path: Path) -> pd.DataFrame:
+    """Read a tidy ``metrics.csv``; ``variant``, ``carrier``, ``bus`` and ``unit`` as strings."""
+    if not path.is_file():
+        return pd.DataFrame(columns=["metric", "variant", "carrier", "bus", "value", "unit"])
+    table = pd.read_csv(path, dtype=str, keep_default_na=False)
+    table["value"] = pd.to_numeric(table["value"], errors="coerce")
+    return table
+
+
+def load_verdicts(result_dir: Path, run: dict[str, Any]) -> pd.DataFrame:
+    """Verdict table of a scenario from ``verdict.csv``, else from ``run.json['verdicts']``."""
+    path = result_dir / "verdict.csv"
+    if path.is_file():
+        table = pd.read_csv(path)
+    elif run.get("verdicts"):
+        table = pd.DataFrame(run["verdicts"])
+    else:
+        return pd.DataFrame(
+            columns=["scenario", "target", "indicator", "target_share", "achieved_share",
+                     "margin_pp", "status"]
+        )
+    if "scenario" not in table.columns:
+        table.insert(0, "scenario", result_dir.name)
+    return table
+
+
+def load_temperature(result_dir: Path) -> pd.Series | None:
+    """Hourly outdoor temperature [°C] saved with the results (``temperature.csv``), if any."""
+    path = result_dir / "temperature.csv"
+    if not path.is_file():
+        return None
+    table = pd.read_csv(path, index_col=0, parse_dates=[0])
+    if table.empty:
+        return None
+    return table.iloc[:, 0].astype(float).rename("temperature_c")
+
+
+def load_scenario_results(result_dir: Path) -> ScenarioResults:
+    """Load everything the figures of one scenario need from its result folder."""
+    result_dir = Path(result_dir)
+    run: dict[str, Any] = {}
+    if (result_dir / "run.json").is_file():
+        run = json.loads((result_dir / "run.json").read_text(encoding="utf-8"))
+    scenario: dict[str, Any] = {}
+    if (result_dir / "scenario.yaml").is_file():
+        scenario = yaml.safe_load((result_dir / "scenario.yaml").read_text(encoding="utf-8")) or {}
+    network_path = result_dir / "network.nc"
+    name = str(scenario.get("name") or result_dir.name.lstrip(".").removesuffix(".tmp"))
+    return ScenarioResults(
+        name=name,
+        result_dir=result_dir,
+        metrics=load_metrics(result_dir / "metrics.csv"),
+        run=run,
+        scenario=scenario,
+        verdicts=load_verdicts(result_dir, run),
+        network_path=network_path if network_path.exists() else None,
+        temperature=load_temperature(result_dir),
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# carrier styles, units and small helpers
+# ---------------------------------------------------------------------------------------------
+
+
+def fallback_color(carrier: str) -> str:
+    """Fixed colour of a carrier without a ``color`` (same id → same colour everywhere)."""
+    return FALLBACK_PALETTE[zlib.crc32(carrier.encode("utf-8")) % len(FALLBACK_PALETTE)]
+
+
+def load_carrier_styles(n: pypsa.Network | None) -> pd.DataFrame:
+    """Display name and colour of every carrier of the network.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index carrier id; columns ``nice_name`` (id when empty) and ``color`` (hex; a fixed
+        fallback colour when missing or invalid). Row order is the order of ``carriers.csv``.
+    """
+    if n is None or n.carriers.empty:
+        return pd.DataFrame(columns=["nice_name", "color"])
+    carriers = n.carriers
+    names = [
+        str(nice) if isinstance(nice, str) and nice.strip() else str(cid)
+        for cid, nice in zip(carriers.index, carriers.get("nice_name", pd.Series(index=carriers.index)), strict=True)
+    ]
+    colors = [
+        to_hex(color) if isinstance(color, str) and color.strip() and is_color_like(color) else fallback_color(str(cid))
+        for cid, color in zip(carriers.index, carriers.get("color", pd.Series(index=carriers.index)), strict=True)
+    ]
+    return pd.DataFrame({"nice_name": names, "color": colors}, index=carriers.index.astype(str))
+
+
+def merge_carrier_styles(styles: Iterable[pd.DataFrame]) -> pd.DataFrame:
+    """Union of carrier styles of several scenarios; the first definition of a carrier wins."""
+    frames = [s for s in styles if not s.empty]
+    if not frames:
+        return pd.DataFrame(columns=["nice_name", "color"])
+    merged = pd.concat(frames)
+    return merged[~merged.index.duplicated(keep="first")]
+
+
+#: Prefix of the keys that group loads by their carrier (``load:<carrier>``).
+LOAD_PREFIX = "load:"
+#: Colour of loads in balance figures (light grey, distinct from coal's dark grey).
+LOAD_COLOR = "#b5b5b5"
+
+
+def display_name(carrier: str, styles: pd.DataFrame) -> str:
+    """Display name of a carrier id (``load:<carrier>`` → ``<name> demand``; ``Load`` for none)."""
+    if carrier.startswith(LOAD_PREFIX):
+        base = carrier.removeprefix(LOAD_PREFIX)
+        return f"{display_name(base, styles)} demand" if base else "Load"
+    if not carrier:
+        return "Load"
+    if carrier in styles.index:
+        return str(styles.at[carrier, "nice_name"])
+    return carrier
+
+
+def carrier_color(carrier: str, styles: pd.DataFrame) -> str:
+    """Colour of a carrier id (hex); loads (``load:<carrier>``) are drawn in light grey."""
+    if carrier.startswith(LOAD_PREFIX) or not carrier:
+        return LOAD_COLOR
+    if carrier in styles.index:
+        return str(styles.at[carrier, "color"])
+    return fallback_color(carrier or "load")
+
+
+def carrier_order(carriers: Iterable[str], styles: pd.DataFrame) -> list[str]:
+    """Carriers in the order of ``carriers.csv``, unknown ones after them in alphabetical order."""
+    carriers = list(dict.fromkeys(str(c) for c in carriers))
+    loads = sorted(c for c in carriers if c.startswith(LOAD_PREFIX))
+    known = [c for c in styles.index if c in carriers]
+    return known + sorted(c for c in carriers if c not in styles.index and c not in loads) + loads
+
+
+def convert(values: pd.Series | float, unit: str, target: str) -> pd.Series | float:
+    """Convert values from ``unit`` to ``target`` (power, energy, money or share units).
+
+    Raises
+    ------
+    ValueError
+        Unknown unit or different dimensions (e.g. MW to TWh).
+    """
+    unit = unit.strip()
+    if unit == target:
+        return values
+    if unit not in _UNIT_FACTORS or target not in _UNIT_FACTORS:
+        msg = f"cannot convert unit '{unit}' to '{target}'"
+        raise ValueError(msg)
+    dim_from, factor_from = _UNIT_FACTORS[unit]
+    dim_to, factor_to = _UNIT_FACTORS[target]
+    if dim_from != dim_to:
+        msg = f"cannot convert unit '{unit}' to '{target}'"
+        raise ValueError(msg)
+    return values * (factor_from / factor_to)
+
+
+def metric_values(metrics: pd.DataFrame, metric: str, target_unit: str | None = None) -> pd.DataFrame:
+    """Rows of one metric, values converted row by row to ``target_unit`` (if given).
+
+    Rows whose unit cannot be converted are dropped with a logged note.
+    """
+    rows = metrics[metrics["metric"] == metric].copy()
+    if target_unit is None or rows.empty:
+        return rows
+    keep = []
+    for index, row in rows.iterrows():
+        try:
+            rows.at[index, "value"] = convert(float(row["value"]), str(row["unit"]), target_unit)
+            keep.append(index)
+        except ValueError:
+            logger.info("metric '%s': unit '%s' is not convertible to %s; row skipped",
+                        metric, row["unit"], target_unit)
+    rows = rows.loc[keep]
+    rows["unit"] = target_unit
+    return rows
+
+
+def local_buses(n: pypsa.Network, region: str) -> pd.Index:
+    """Buses inside the region: ``location == region``, or all buses when none has a location."""
+    location = n.buses["location"].fillna("").astype(str).replace("nan", "")
+    if (location == "").all():
+        return n.buses.index
+    return n.buses.index[location == region]
+
+
+def electric_buses(n: pypsa.Network, buses: pd.Index) -> pd.Index:
+    """Subset of ``buses`` that carry electricity (bus carrier in :data:`ELECTRIC_BUS_CARRIERS`)."""
+    carriers = n.buses.loc[buses, "carrier"].astype(str)
+    return buses[carriers.isin(ELECTRIC_BUS_CARRIERS).to_numpy()]
+
+
+def heat_buses(n: pypsa.Network, buses: pd.Index) -> pd.Index:
+    """Subset of ``buses`` whose bus carrier contains ``heat``."""
+    carriers = n.buses.loc[buses, "carrier"].astype(str)
+    return buses[carriers.str.contains("heat").to_numpy()]
+
+
+def snapshot_hours(n: pypsa.Network) -> pd.Series:
+    """Duration represented by each snapshot [h] (objective weighting)."""
+    return n.snapshot_weightings["objective"].astype(float)
+
+
+def _timestamps(index: pd.Index) -> pd.DatetimeIndex:
+    """Timestamps of a snapshot index (the last level of a multi-period index)."""
+    if isinstance(index, pd.MultiIndex):
+        index = index.get_level_values(-1)
+    return pd.DatetimeIndex(index)
+
+
+def expand_to_hours(frame: pd.DataFrame, hours: pd.Series) -> pd.DataFrame:
+    """Repeat each snapshot over the hours it represents (for resampled or segmented runs).
+
+    Snapshot ``t`` with weighting ``w`` [h] becomes the hourly rows ``t, t+1h, …, t+(w-1)h``.
+    If the weightings are not whole hours the frame is returned unchanged.
+    """
+    weights = hours.reindex(frame.index).to_numpy()
+    rounded = np.rint(weights)
+    if len(weights) == 0 or not np.allclose(weights, rounded) or (rounded < 1).any() or (rounded == 1).all():
+        out = frame.copy()
+        out.index = _timestamps(frame.index)
+        return out
+    repeats = rounded.astype(int)
+    starts = np.repeat(_timestamps(frame.index).to_numpy(), repeats)
+    offsets = np.concatenate([np.arange(r) for r in repeats]).astype("timedelta64[h]")
+    out = pd.DataFrame(np.repeat(frame.to_numpy(), repeats, axis=0), columns=frame.columns)
+    out.index = pd.DatetimeIndex(starts + offsets)
+    return out
+
+
+def break_gaps(frame: pd.DataFrame, hours: pd.Series) -> pd.DataFrame:
+    """Insert a NaN row after snapshots followed by a gap, so lines are not drawn across it."""
+    times = _timestamps(frame.index)
+    if len(times) < 2:
+        return frame
+    duration = pd.to_timedelta(hours.reindex(frame.index).to_numpy(), unit="h")
+    ends = times + duration
+    gaps = np.flatnonzero(ends[:-1] < times[1:])
+    out = frame.copy()
+    out.index = times
+    if len(gaps) == 0:
+        return out
+    filler = pd.DataFrame(np.nan, index=ends[gaps], columns=frame.columns)
+    return pd.concat([out, filler]).sort_index()
+
+
+def duration_curve(values: pd.Series, hours: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted values (highest first) and the cumulative hours at which each is reached.
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        ``x`` [h] (start of each step, plus the end) and ``y`` (values, last one repeated), for
+        ``ax.step(x, y, where="post")``.
+    """
+    order = np.argsort(-values.to_numpy(), kind="stable")
+    y = values.to_numpy()[order]
+    w = hours.reindex(values.index).to_numpy()[order]
+    x = np.concatenate([[0.0], np.cumsum(w)])
+    return x, np.concatenate([y, y[-1:]]) if len(y) else y
+
+
+def _new_figure(width: float = 7.5, height: float = 4.5, **kwargs: Any) -> Figure:
+    """A figure attached to the Agg canvas, with constrained layout, outside pyplot."""
+    apply_theme()
+    return Figure(figsize=(width, height), layout="constrained", **kwargs)
+
+
+_THEME_APPLIED = False
+
+
+def apply_theme() -> None:
+    """Set the seaborn theme of all report figures once (``paper`` context, white grid)."""
+    global _THEME_APPLIED  # noqa: PLW0603 - the theme is process-wide state by design
+    if not _THEME_APPLIED:
+        sns.set_theme("paper", style="whitegrid")
+        mpl.rcParams["svg.fonttype"] = "none"
+        mpl.rcParams["figure.dpi"] = 100
+        _THEME_APPLIED = True
+
+
+def _legend_below(fig: Figure, ax: Axes, ncol: int = 4, **kwargs: Any) -> None:
+    """Put the legend of ``ax`` below the plots so it never hides data."""
+    handles, labels = ax.get_legend_handles_labels()
+    if ax.get_legend() is not None:
+        ax.get_legend().remove()
+    if handles:
+        fig.legend(handles, labels, loc="outside lower center", ncol=min(ncol, len(labels)),
+                   frameon=False, **kwargs)
+
+
+def _thousands(value: float, _pos: int) -> str:
+    """Tick label with a thousands separator."""
+    return f"{value:,.0f}"
+
+
+# ---------------------------------------------------------------------------------------------
+# time series extracted from a solved network
+# ---------------------------------------------------------------------------------------------
+
+
+def _port_columns(n: pypsa.Network) -> list[int]:
+    """Port numbers of links (0, 1 and any extra ``busN``)."""
+    ports = [int(c[3:]) for c in n.links.columns if c.startswith("bus") and c[3:].isdigit()]
+    return sorted(ports) or [0, 1]
+
+
+def bus_power_balance(n: pypsa.Network, buses: pd.Index) -> pd.DataFrame:
+    """Power injected into a set of buses by carrier [MW], snapshots × carrier.
+
+    Positive = supply into the buses (generation, storage discharge, imports, link output);
+    negative = consumption (loads, storage charging, exports, link input). Flows between two
+    buses of the set cancel. Loads are grouped under their carrier (``""`` = plain load).
+    """
+    parts: list[pd.DataFrame] = []
+    snapshots = n.snapshots
+
+    def add(flows: pd.DataFrame, carriers: pd.Series, sign: float) -> None:
+        if flows.empty:
+            return
+        flows = flows.reindex(index=snapshots).fillna(0.0) * sign
+        grouped = flows.T.groupby(carriers.reindex(flows.columns).fillna("").astype(str).to_numpy()).sum().T
+        parts.append(grouped)
+
+    gens = n.generators.index[n.generators.bus.isin(buses)]
+    add(n.generators_t.p.reindex(columns=gens, fill_value=0.0), n.generators.carrier, 1.0)
+    units = n.storage_units.index[n.storage_units.bus.isin(buses)]
+    add(n.storage_units_t.p.reindex(columns=units, fill_value=0.0), n.storage_units.carrier, 1.0)
+    stores = n.stores.index[n.stores.bus.isin(buses)]
+    add(n.stores_t.p.reindex(columns=stores, fill_value=0.0), n.stores.carrier, 1.0)
+    loads = n.loads.index[n.loads.bus.isin(buses)]
+    add(n.loads_t.p.reindex(columns=loads, fill_value=0.0), LOAD_PREFIX + n.loads.carrier.astype(str), -1.0)
+    for port in _port_columns(n):
+        column = f"bus{port}"
+        if column not in n.links.columns:
+            continue
+        links = n.links.index[n.links[column].isin(buses)]
+        table = n.links_t.get(f"p{port}", pd.DataFrame(index=snapshots))
+        add(table.reindex(columns=links, fill_value=0.0), n.links.carrier, -1.0)
+    for port in (0, 1):
+        lines = n.lines.index[n.lines[f"bus{port}"].isin(buses)]
+        add(n.lines_t[f"p{port}"].reindex(columns=lines, fill_value=0.0), n.lines.carrier, -1.0)
+    if not parts:
+        return pd.DataFrame(index=snapshots)
+    balance = pd.concat(parts, axis=1)
+    balance = balance.T.groupby(level=0).sum().T
+    return balance.loc[:, balance.abs().max() > 1e-6]
+
+
+def select_week(n: pypsa.Network, season: str, buses: pd.Index) -> pd.Index:
+    """Snapshots of the seven days around the highest local load of a season.
+
+    Parameters
+    ----------
+    season
+        ``winter`` (December–February) or ``summer`` (June–August).
+    buses
+        Buses whose summed load picks the peak.
+
+    Raises
+    ------
+    MissingDataError
+        No snapshot falls in the season.
+    """
+    times = _timestamps(n.snapshots)
+    in_season = np.isin(times.month, SEASON_MONTHS[season])
+    if not in_season.any():
+        msg = f"no snapshot in the {season} months {SEASON_MONTHS[season]}"
+        raise MissingDataError(msg)
+    loads = n.loads.index[n.loads.bus.isin(buses)]
+    load = n.loads_t.p.reindex(columns=loads, fill_value=0.0).sum(axis=1).to_numpy()
+    masked = np.where(in_season, load, -np.inf)
+    peak = times[int(np.argmax(masked))]
+    start = peak.normalize() - pd.Timedelta(days=3)
+    end = start + pd.Timedelta(days=7)
+    chosen = (times >= start) & (times < end) & in_season
+    return n.snapshots[chosen]
+
+
+def electric_heating_links(n: pypsa.Network, elec: pd.Index, heat: pd.Index) -> pd.Index:
+    """Links that take electricity from ``elec`` buses (bus0) and deliver to ``heat`` buses (bus1)."""
+    return n.links.index[n.links.bus0.isin(elec) & n.links.bus1.isin(heat)]
+
+
+def corridor_flows(n: pypsa.Network, region: str) -> pd.DataFrame:
+    """Flow at the local end of each link or line crossing the region border [MW].
+
+    Positive = power leaving the region (withdrawn from the local bus), negative = import.
+    Columns are component names.
+    """
+    local = local_buses(n, region)
+    columns: dict[str, pd.Series] = {}
+    for name, row in n.links.iterrows():
+        if row.bus0 in local and row.bus1 not in local:
+            columns[str(name)] = n.links_t.p0[name] if name in n.links_t.p0 else pd.Series(0.0, n.snapshots)
+        elif row.bus1 in local and row.bus0 not in local:
+            columns[str(name)] = n.links_t.p1[name] if name in n.links_t.p1 else pd.Series(0.0, n.snapshots)
+    for name, row in n.lines.iterrows():
+        if row.bus0 in local and row.bus1 not in local:
+            columns[str(name)] = n.lines_t.p0[name]
+        elif row.bus1 in local and row.bus0 not in local:
+            columns[str(name)] = n.lines_t.p1[name]
+    return pd.DataFrame(columns, index=n.snapshots)
+
+
+# ---------------------------------------------------------------------------------------------
+# per-scenario figures
+# ---------------------------------------------------------------------------------------------
+
+
+def storage_energy_capacity(n: pypsa.Network) -> pd.Series:
+    """Energy capacity of storage units (``p_nom_opt × max_hours``) and stores (``e_nom_opt``) by carrier [MWh]."""
+    parts = []
+    if not n.storage_units.empty:
+        su = n.storage_units
+        parts.append((su.p_nom_opt * su.max_hours).groupby(su.carrier.astype(str)).sum())
+    if not n.stores.empty:
+        parts.append(n.stores.e_nom_opt.groupby(n.stores.carrier.astype(str)).sum())
+    if not parts:
+        return pd.Series(dtype=float)
+    return pd.concat(parts).groupby(level=0).sum()
+
+
+def plot_capacity(
+    metrics: pd.DataFrame, styles: pd.DataFrame, storage_energy: pd.Series | None = None
+) -> Figure:
+    """Installed power capacity by carrier [GW] and storage energy capacity [GWh].
+
+    Parameters
+    ----------
+    metrics
+        Tidy metrics; rows ``capacity`` (power, convertible to GW) are used. Rows of carriers
+        that appear in ``storage_energy`` and are stores (energy units) are left out of the
+        power panel.
+    styles
+        Carrier display names and colours (:func:`load_carrier_styles`).
+    storage_energy
+        Energy capacity by carrier [MWh] (:func:`storage_energy_capacity`), optional.
+    """
+    rows = metric_values(metrics, "capacity")
+    rows = rows[rows["unit"].map(lambda u: _UNIT_FACTORS.get(str(u), ("", 0))[0] == "power")]
+    rows = metric_values(rows, "capacity", "GW")
+    if "variant" in rows:
+        rows = rows[rows["variant"].astype(str) != "Store"]
+    power = rows.groupby("carrier")["value"].sum()
+    power = power[power.abs() > 1e-9]
+    energy = (storage_energy / 1e3) if storage_energy is not None else pd.Series(dtype=float)
+    energy = energy[energy.abs() > 1e-9]
+    if power.empty and energy.empty:
+        msg = "no capacity rows in the metrics"
+        raise MissingDataError(msg)
+    panels = [(power, "Power capacity [GW]")] if not power.empty else []
+    if not energy.empty:
+        panels.append((energy, "Storage energy capacity [GWh]"))
+    ratios = [max(len(p[0]), 1) for p in panels]
+    fig = _new_figure(7.5, 0.35 * max(ratios) + 1.6)
+    axes = fig.subplots(1, len(panels), squeeze=False, width_ratios=[1] * len(panels))[0]
+    for ax, (values, label) in zip(axes, panels, strict=True):
+        order = carrier_order(values.index, styles)
+        names = [display_name(c, styles) for c in order]
+        ax.barh(names, values.reindex(order).to_numpy(), color=[carrier_color(c, styles) for c in order])
+        ax.invert_yaxis()
+        ax.set_xlabel(label)
+        ax.set_ylabel("")
+        for y, value in enumerate(values.reindex(order).to_numpy()):
+            ax.annotate(f"{value:,.2f}", (value, y), xytext=(3, 0), textcoords="offset points",
+                        va="center", fontsize="x-small")
+        ax.margins(x=0.18)
+    fig.suptitle("Installed capacity by carrier")
+    return fig
+
+
+def plot_energy_balance(
+    metrics: pd.DataFrame,
+    styles: pd.DataFrame,
+    bus_carriers: pd.Series | None = None,
+    local: Iterable[str] | None = None,
+) -> Figure:
+    """Annual supply (+) and withdrawal (−) by carrier [TWh/yr], one panel per bus carrier.
+
+    Parameters
+    ----------
+    metrics
+        Tidy metrics; rows ``supply`` and ``withdrawal`` (energy, any of MWh/GWh/TWh).
+    styles
+        Carrier display names and colours.
+    bus_carriers
+        Bus id → bus carrier (``n.buses.carrier``) to split the balance into panels; without it
+        all rows form one panel.
+    local
+        Bus ids to keep (the local buses); all buses when ``None``.
+    """
+    supply = metric_values(metrics, "supply", "TWh")
+    withdrawal = metric_values(metrics, "withdrawal", "TWh")
+    withdrawal = withdrawal.assign(value=-withdrawal["value"].abs())
+    if "variant" in withdrawal:
+        is_load = withdrawal["variant"].astype(str) == "Load"
+        withdrawal.loc[is_load, "carrier"] = LOAD_PREFIX + withdrawal.loc[is_load, "carrier"].astype(str)
+    rows = pd.concat([supply, withdrawal], ignore_index=True)
+    if local is not None and "bus" in rows:
+        local = set(local)
+        rows = rows[rows["bus"].isin(local) | (rows["bus"] == "")]
+    if rows.empty:
+        msg = "no supply/withdrawal rows in the metrics"
+        raise MissingDataError(msg)
+    if bus_carriers is not None:
+        rows = rows.assign(panel=rows["bus"].map(bus_carriers).fillna("").astype(str))
+    else:
+        rows = rows.assign(panel="")
+    panels = sorted(rows["panel"].unique(), key=lambda p: (p not in ELECTRIC_BUS_CARRIERS, p))
+    fig = _new_figure(8.0, 1.6 + 0.32 * max(rows.groupby("panel")["carrier"].nunique().max(), 2))
+    axes = fig.subplots(1, len(panels), squeeze=False)[0]
+    for ax, panel in zip(axes, panels, strict=True):
+        part = rows[rows["panel"] == panel]
+        positive = part[part["value"] > 0].groupby("carrier")["value"].sum()
+        negative = part[part["value"] < 0].groupby("carrier")["value"].sum()
+        order = carrier_order(list(positive.index) + list(negative.index), styles)
+        names = [display_name(c, styles) for c in order]
+        colors = [carrier_color(c, styles) for c in order]
+        ax.barh(names, positive.reindex(order).fillna(0.0).to_numpy(), color=colors)
+        ax.barh(names, negative.reindex(order).fillna(0.0).to_numpy(), color=colors, hatch="//",
+                edgecolor="white", linewidth=0)
+        ax.axvline(0, color="black", linewidth=0.8)
+        ax.invert_yaxis()
+        title = display_name(panel, styles) if panel else "All buses"
+        ax.set_title(f"{title} buses" if panel else title)
+        ax.set_xlabel("")
+    fig.supxlabel("Energy [TWh/yr]; supply > 0, withdrawal < 0 (hatched)")
+    fig.suptitle("Annual energy balance by carrier")
+    return fig
+
+
+def plot_dispatch(
+    n: pypsa.Network, snapshots: pd.Index, buses: pd.Index, styles: pd.DataFrame, title: str = ""
+) -> Figure:
+    """Hourly power balance of a set of buses as stacked areas [GW].
+
+    Supply is stacked above zero and consumption below zero, each carrier in its colour; the
+    black line is the net (should be ~0 for a whole bus set).
+
+    Parameters
+    ----------
+    n
+        Solved network.
+    snapshots
+        Snapshots to show (e.g. :func:`select_week`).
+    buses
+        Buses whose balance is drawn (the local electricity buses).
+    styles
+        Carrier display names and colours.
+    title
+        Figure title.
+    """
+    if len(buses) == 0:
+        msg = "no local electricity bus"
+        raise MissingDataError(msg)
+    if len(snapshots) == 0:
+        msg = "no snapshots selected"
+        raise MissingDataError(msg)
+    balance = bus_power_balance(n, buses).loc[snapshots] / 1e3
+    if balance.empty:
+        msg = "no flows at the local electricity buses"
+        raise MissingDataError(msg)
+    hours = snapshot_hours(n)
+    order = carrier_order(balance.columns, styles)
+    positive = break_gaps(balance[order].clip(lower=0), hours)
+    negative = break_gaps(balance[order].clip(upper=0), hours)
+    times = positive.index
+    fig = _new_figure(8.0, 4.8)
+    ax = fig.subplots()
+    pos_cols = [c for c in order if (balance[c] > 1e-9).any()]
+    neg_cols = [c for c in order if (balance[c] < -1e-9).any()]
+    for cols, frame, labelled in ((pos_cols, positive, True), (neg_cols, negative, False)):
+        if not cols:
+            continue
+        ax.stackplot(
+            times,
+            *[frame[c].to_numpy() for c in cols],
+            colors=[carrier_color(c, styles) for c in cols],
+            labels=[display_name(c, styles) if labelled or c not in pos_cols else "_" for c in cols],
+            step="post",
+            linewidth=0,
+        )
+    ax.axhline(0, color="black", linewidth=0.8)
+    ax.set_ylabel("Power [GW] (supply > 0, consumption < 0)")
+    ax.set_xlabel("Time")
+    ax.xaxis.set_major_formatter(mpl.dates.DateFormatter("%d %b\n%H:%M"))
+    ax.margins(x=0)
+    if title:
+        ax.set_title(title)
+    _legend_below(fig, ax, ncol=5)
+    return fig
+
+
+def plot_curtailment_heatmap(
+    n: pypsa.Network, buses: pd.Index, styles: pd.DataFrame
+) -> Figure:
+    """Curtailment of variable renewables by day and hour of day [GW], one panel per carrier.
+
+    Curtailment of generator g at snapshot t is ``p_nom_opt[g] · p_max_pu[t, g] − p[t, g]``
+    (clipped at 0) for generators at ``buses`` with a time-varying ``p_max_pu``.
+    """
+    gens = n.generators.index[n.generators.bus.isin(buses)]
+    variable = gens[gens.isin(n.generators_t.p_max_pu.columns)]
+    if len(variable) == 0:
+        msg = "no local generator with a time-varying availability"
+        raise MissingDataError(msg)
+    available = n.generators_t.p_max_pu[variable] * n.generators.p_nom_opt[variable]
+    dispatched = n.generators_t.p.reindex(columns=variable, fill_value=0.0)
+    curtailed = (available - dispatched).clip(lower=0) / 1e3
+    by_carrier = curtailed.T.groupby(n.generators.carrier[variable].astype(str).to_numpy()).sum().T
+    by_carrier = by_carrier.loc[:, by_carrier.max() > 0] if (by_carrier.max() > 0).any() else by_carrier
+    hourly = expand_to_hours(by_carrier, snapshot_hours(n))
+    order = carrier_order(hourly.columns, styles)
+    vmax = float(hourly.to_numpy().max()) or 1.0
+    fig = _new_figure(8.0, 1.0 + 2.3 * len(order))
+    axes = fig.subplots(len(order), 1, squeeze=False, sharex=True)[:, 0]
+    for ax, carrier in zip(axes, order, strict=True):
+        series = hourly[carrier]
+        table = pd.DataFrame({"day": series.index.normalize(), "hour": series.index.hour, "v": series.to_numpy()})
+        grid = table.pivot_table(index="hour", columns="day", values="v", aggfunc="mean")
+        grid = grid.reindex(range(24))
+        sns.heatmap(grid, ax=ax, cmap="rocket_r", vmin=0, vmax=vmax,
+                    cbar_kws={"label": "Curtailment [GW]"}, rasterized=True)
+        ax.invert_yaxis()
+        ax.set_ylabel("Hour of day")
+        ax.set_yticks([0.5, 6.5, 12.5, 18.5], ["0", "6", "12", "18"])
+        ax.set_title(display_name(carrier, styles))
+        days = list(grid.columns)
+        step = max(1, len(days) // 12)
+        ticks = list(range(0, len(days), step))
+        ax.set_xticks([t + 0.5 for t in ticks], [pd.Timestamp(days[t]).strftime("%d %b") for t in ticks],
+                      rotation=0)
+        ax.set_xlabel("")
+    axes[-1].set_xlabel("Day")
+    fig.suptitle("Curtailment of local wind and solar")
+    return fig
+
+
+def plot_state_of_charge(n: pypsa.Network, styles: pd.DataFrame) -> Figure:
+    """Stored energy over the year by storage carrier [GWh], one panel per carrier."""
+    parts = []
+    if not n.storage_units.empty and not n.storage_units_t.state_of_charge.empty:
+        soc = n.storage_units_t.state_of_charge
+        parts.append(soc.T.groupby(n.storage_units.carrier.reindex(soc.columns).astype(str).to_numpy()).sum().T)
+    if not n.stores.empty and not n.stores_t.e.empty:
+        e = n.stores_t.e
+        parts.append(e.T.groupby(n.stores.carrier.reindex(e.columns).astype(str).to_numpy()).sum().T)
+    if not parts:
+        msg = "no storage unit or store"
+        raise MissingDataError(msg)
+    levels = pd.concat(parts, axis=1).T.groupby(level=0).sum().T / 1e3
+    order = carrier_order(levels.columns, styles)
+    levels = break_gaps(levels[order], snapshot_hours(n))
+    fig = _new_figure(8.0, 0.8 + 1.9 * len(order))
+    axes = fig.subplots(len(order), 1, squeeze=False, sharex=True)[:, 0]
+    for ax, carrier in zip(axes, order, strict=True):
+        color = carrier_color(carrier, styles)
+        ax.plot(levels.index, levels[carrier], color=color, linewidth=0.8)
+        ax.fill_between(levels.index, 0, levels[carrier].to_numpy(), color=color, alpha=0.3, linewidth=0)
+        ax.set_ylabel("Energy [GWh]")
+        ax.set_title(display_name(carrier, styles), loc="left")
+        ax.set_ylim(bottom=0)
+    axes[-1].xaxis.set_major_formatter(mpl.dates.DateFormatter("%d %b"))
+    axes[-1].set_xlabel("Time")
+    fig.suptitle("Storage state of charge")
+    return fig
+
+
+def plot_export_duration(n: pypsa.Network, region: str, styles: pd.DataFrame) -> Figure:
+    """Duration curves of the flow on every corridor leaving the region [GW] vs hours [h]."""
+    flows = corridor_flows(n, region) / 1e3
+    if flows.empty:
+        msg = f"no link or line between a bus in '{region}' and an external bus"
+        raise MissingDataError(msg)
+    hours = snapshot_hours(n)
+    fig = _new_figure(7.5, 4.5)
+    ax = fig.subplots()
+    palette = sns.color_palette("colorblind", len(flows.columns))
+    for color, name in zip(palette, flows.columns, strict=True):
+        x, y = duration_curve(flows[name], hours)
+        carrier = n.links.carrier.get(name, n.lines.carrier.get(name, "")) if name in n.links.index or name in n.lines.index else ""
+        label = f"{name} ({display_name(str(carrier), styles)})" if carrier else name
+        ax.step(x, y, where="post", color=color, label=label, linewidth=1.4)
+    ax.axhline(0, color="black", linewidth=0.8)
+    ax.set_xlabel("Hours per year at or above the flow [h]")
+    ax.set_ylabel("Flow at local end [GW] (export > 0)")
+    ax.xaxis.set_major_formatter(FuncFormatter(_thousands))
+    ax.set_xlim(0, float(hours.sum()))
+    ax.set_title("Export corridor flow duration curves")
+    _legend_below(fig, ax, ncol=2)
+    return fig
+
+
+def plot_heat(
+    n: pypsa.Network,
+    region: str,
+    styles: pd.DataFrame,
+    temperature: pd.Series | None = None,
+) -> Figure:
+    """Daily heat demand and heat-pump electricity [GW] against temperature [°C] and over time.
+
+    Parameters
+    ----------
+    n
+        Solved network with at least one local heat bus (bus carrier containing ``heat``).
+    region
+        Accounting region (local buses).
+    styles
+        Carrier display names and colours.
+    temperature
+        Hourly outdoor temperature [°C] indexed by snapshot time; without it only the time
+        panel is drawn.
+    """
+    local = local_buses(n, region)
+    heat = heat_buses(n, local)
+    if len(heat) == 0:
+        msg = "no local heat bus"
+        raise MissingDataError(msg)
+    hours = snapshot_hours(n)
+    loads = n.loads.index[n.loads.bus.isin(heat)]
+    demand = n.loads_t.p.reindex(columns=loads, fill_value=0.0).sum(axis=1)
+    links = electric_heating_links(n, electric_buses(n, local), heat)
+    electricity = n.links_t.p0.reindex(columns=links, fill_value=0.0)
+    electricity = electricity.T.groupby(n.links.carrier[links].astype(str).to_numpy()).sum().T
+    series = pd.concat([demand.rename("__heat_demand__"), electricity], axis=1)
+    hourly = expand_to_hours(series, hours) / 1e3
+    daily = hourly.resample("D").mean().dropna(how="all")
+    temp_daily = None
+    if temperature is not None and not temperature.empty:
+        temp = temperature.copy()
+        temp.index = pd.DatetimeIndex(temp.index)
+        temp_daily = temp.resample("D").mean().reindex(daily.index)
+        if temp_daily.notna().sum() == 0:
+            logger.info("heat figure: temperature does not cover the snapshots; drawn without it")
+            temp_daily = None
+    columns = [("__heat_demand__", "Heat demand", carrier_color("heat", styles) if "heat" in styles.index else "#b22222")]
+    columns += [(c, f"{display_name(c, styles)} electricity", carrier_color(c, styles)) for c in electricity.columns]
+    if temp_daily is not None:
+        fig = _new_figure(9.0, 4.2)
+        ax_t, ax_y = fig.subplots(1, 2, width_ratios=[1, 1.4])
+        for column, label, color in columns:
+            marker = "o" if column == "__heat_demand__" else "^"
+            ax_t.scatter(temp_daily.to_numpy(), daily[column].to_numpy(), s=10, color=color,
+                         label=label, marker=marker, alpha=0.8, linewidths=0)
+        ax_t.set_xlabel("Daily mean outdoor temperature [°C]")
+        ax_t.set_ylabel("Daily mean power [GW]")
+        ax_t.set_title("Against temperature")
+    else:
+        logger.info("heat figure: no temperature saved with the results; time panel only")
+        fig = _new_figure(8.0, 4.2)
+        ax_y = fig.subplots()
+    gapped = break_gaps(daily, pd.Series(24.0, index=daily.index))
+    for column, label, color in columns:
+        ax_y.plot(gapped.index, gapped[column], color=color, label=label, linewidth=1.0)
+    ax_y.set_ylabel("Daily mean power [GW]")
+    ax_y.set_xlabel("Day")
+    ax_y.xaxis.set_major_formatter(mpl.dates.DateFormatter("%b"))
+    ax_y.set_title("Over the year")
+    _legend_below(fig, ax_y, ncol=3)
+    fig.suptitle("Heat demand and electric heating")
+    return fig
+
+
+def _parse_share_variant(variant: str) -> tuple[str, str]:
+    """Split a share variant ``<valuation…>|<attribution>`` into (group, attribution)."""
+    parts = [p for p in str(variant).split("|") if p]
+    attribution = next((p for p in parts if p in ATTRIBUTIONS), "")
+    group = "|".join(p for p in parts if p != attribution) or "share"
+    return group, attribution
+
+
+def share_table(metrics: pd.DataFrame, headline: str = "pro_rata") -> pd.DataFrame:
+    """Renewable share per valuation group: headline value and bounds over attributions [-].
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index valuation group (e.g. ``coal_equivalent``), columns ``headline``, ``low``,
+        ``high`` (fractions, -). Empty when the metrics hold no ``renewable_share`` rows.
+    """
+    rows = metric_values(metrics, "renewable_share", "-")
+    if rows.empty:
+        return pd.DataFrame(columns=["headline", "low", "high"])
+    parsed = rows["variant"].map(_parse_share_variant)
+    rows = rows.assign(group=parsed.map(lambda p: p[0]), attribution=parsed.map(lambda p: p[1]))
+    out = {}
+    for group, part in rows.groupby("group", sort=False):
+        by_rule = part.set_index("attribution")["value"]
+        if headline in by_rule.index:
+            value = float(by_rule[headline])
+        elif "" in by_rule.index:
+            value = float(by_rule[""])
+        else:
+            value = float(by_rule.iloc[0])
+        out[group] = {"headline": value, "low": float(by_rule.min()), "high": float(by_rule.max())}
+    return pd.DataFrame.from_dict(out, orient="index")
+
+
+def scenario_targets(results: ScenarioResults) -> pd.DataFrame:
+    """Targets of a scenario: ``target``, ``indicator``, ``target_share`` [-] (verdicts first)."""
+    verdicts = results.verdicts
+    if not verdicts.empty and {"target", "target_share"} <= set(verdicts.columns):
+        table = verdicts.copy()
+        if "indicator" not in table:
+            table["indicator"] = ""
+        return table[["target", "indicator", "target_share"]]
+    targets = results.scenario.get("targets") or []
+    return pd.DataFrame(
+        [{"target": t.get("name", ""), "indicator": t.get("indicator", ""),
+          "target_share": float(t.get("min_share", np.nan))} for t in targets],
+        columns=["target", "indicator", "target_share"],
+    )
+
+
+def _label_group(group: str) -> str:
+    """Readable label of a share variant group (``coal_equivalent`` → ``coal equivalent``)."""
+    return group.replace("|", "\n").replace("_", " ")
+
+
+def plot_renewable_share(
+    metrics: pd.DataFrame, targets: pd.DataFrame, headline: str = "pro_rata", title: str = ""
+) -> Figure:
+    """Renewable share per valuation with attribution bounds against the targets [%].
+
+    Parameters
+    ----------
+    metrics
+        Tidy metrics with ``renewable_share`` rows (variant ``<valuation>|<attribution>``).
+    targets
+        ``target``, ``target_share`` [-] (:func:`scenario_targets`).
+    headline
+        Attribution rule drawn as the dot.
+    title
+        Figure title.
+    """
+    shares = share_table(metrics, headline) * 100
+    if shares.empty:
+        msg = "no renewable_share rows in the metrics"
+        raise MissingDataError(msg)
+    fig = _new_figure(7.0, 4.2)
+    ax = fig.subplots()
+    x = np.arange(len(shares))
+    ax.vlines(x, shares["low"], shares["high"], color="#4c72b0", linewidth=6, alpha=0.35,
+              label="Range over attribution rules")
+    ax.scatter(x, shares["headline"], color="#4c72b0", zorder=3, s=40,
+               label=f"Headline ({headline.replace('_', '-')})")
+    for xi, value in zip(x, shares["headline"], strict=True):
+        ax.annotate(f"{value:.1f} %", (xi, value), xytext=(8, 0), textcoords="offset points",
+                    va="center", fontsize="small")
+    palette = sns.color_palette("dark", max(len(targets), 1))
+    for color, (_, target) in zip(palette, targets.iterrows(), strict=False):
+        share = float(target["target_share"]) * 100
+        ax.axhline(share, color=color, linestyle="--", linewidth=1.2,
+                   label=f"Target {target['target']}: {share:.0f} %")
+    ax.set_xticks(x, [_label_group(g) for g in shares.index])
+    ax.set_xlim(-0.6, len(shares) - 0.4)
+    top = max(float(shares["high"].max()), float(targets["target_share"].max() * 100) if len(targets) else 0)
+    ax.set_ylim(0, min(100, top * 1.15 + 2) if top <= 100 else top * 1.1)
+    ax.yaxis.set_major_formatter(PercentFormatter(decimals=0))
+    ax.set_ylabel("Renewable share [%]")
+    ax.set_xlabel("Valuation of electricity")
+    ax.set_title(title or "Renewable share against targets")
+    _legend_below(fig, ax, ncol=2)
+    return fig
+
+
+def plot_price_duration(n: pypsa.Network, buses: pd.Index) -> Figure:
+    """Duration curve of the marginal electricity price at each bus [CNY/MWh] vs hours [h]."""
+    prices = n.buses_t.marginal_price.reindex(columns=buses).dropna(axis=1, how="all")
+    if prices.empty:
+        msg = "no marginal prices saved for the local electricity buses"
+        raise MissingDataError(msg)
+    hours = snapshot_hours(n)
+    fig = _new_figure(7.5, 4.2)
+    ax = fig.subplots()
+    palette = sns.color_palette("colorblind", len(prices.columns))
+    for color, bus in zip(palette, prices.columns, strict=True):
+        x, y = duration_curve(prices[bus].fillna(0.0), hours)
+        ax.step(x, y, where="post", color=color, label=str(bus), linewidth=1.4)
+    ax.set_xlabel("Hours per year at or above the price [h]")
+    ax.set_ylabel("Marginal price [CNY/MWh]")
+    ax.xaxis.set_major_formatter(FuncFormatter(_thousands))
+    ax.set_xlim(0, float(hours.sum()))
+    ax.set_title("Electricity price duration curve (local buses)")
+    _legend_below(fig, ax, ncol=3)
+    return fig
+
+
+# ---------------------------------------------------------------------------------------------
+# comparison figures
+# ---------------------------------------------------------------------------------------------
+
+
+def _scenario_bar(ax: Axes, names: list[str], values: Iterable[float], label: str) -> None:
+    """Horizontal bars, one per scenario, with value labels."""
+    values = list(values)
+    ax.barh(names, values, color=sns.color_palette("colorblind", 1)[0])
+    for y, value in enumerate(values):
+        ax.annotate(f"{value:,.2f}", (value, y), xytext=(3, 0), textcoords="offset points",
+                    va="center", fontsize="x-small")
+    ax.invert_yaxis()
+    ax.set_xlabel(label)
+    ax.margins(x=0.15)
+
+
+def plot_comparison_shares(shares: pd.DataFrame, targets: pd.DataFrame) -> Figure:
+    """Headline renewable share with attribution bounds per scenario, with targets [%].
+
+    Parameters
+    ----------
+    shares
+        Index scenario; columns ``headline``, ``low``, ``high`` [-].
+    targets
+        ``scenario``, ``target``, ``target_share`` [-].
+    """
+    if shares.empty:
+        msg = "no scenario with renewable_share rows"
+        raise MissingDataError(msg)
+    fig = _new_figure(7.5, 1.6 + 0.45 * len(shares))
+    ax = fig.subplots()
+    y = np.arange(len(shares))
+    ax.hlines(y, shares["low"] * 100, shares["high"] * 100, color="#4c72b0", linewidth=7, alpha=0.35,
+              label="Range over attribution rules")
+    ax.scatter(shares["headline"] * 100, y, color="#4c72b0", zorder=3, s=36, label="Headline share")
+    first = True
+    for yi, scenario in zip(y, shares.index, strict=True):
+        for _, target in targets[targets["scenario"] == scenario].iterrows():
+            ax.scatter(float(target["target_share"]) * 100, yi, marker="|", s=300, color="#c44e52",
+                       zorder=4, label="Target" if first else "_")
+            first = False
+    ax.set_yticks(y, list(shares.index))
+    ax.invert_yaxis()
+    ax.xaxis.set_major_formatter(PercentFormatter(decimals=0))
+    ax.set_xlabel("Renewable share [%]")
+    ax.set_xlim(left=0)
+    ax.set_title("Renewable share by scenario")
+    _legend_below(fig, ax, ncol=3)
+    return fig
+
+
+def plot_comparison_cost(costs: pd.Series) -> Figure:
+    """Total system cost per scenario [billion CNY/yr] (``costs`` indexed by scenario)."""
+    if costs.empty:
+        msg = "no system_cost rows"
+        raise MissingDataError(msg)
+    fig = _new_figure(7.0, 1.4 + 0.4 * len(costs))
+    ax = fig.subplots()
+    _scenario_bar(ax, list(costs.index), costs.to_numpy(), "System cost [billion CNY/yr]")
+    ax.set_title("Annualised system cost")
+    return fig
+
+
+def plot_comparison_stacked(
+    table: pd.DataFrame, label: str, title: str, colors: dict[str, str], names: dict[str, str]
+) -> Figure:
+    """Stacked horizontal bars: scenarios (index) × parts (columns).
+
+    Parameters
+    ----------
+    table
+        Values in the unit named by ``label``.
+    colors, names
+        Colour and display name per column.
+    """
+    table = table.loc[:, (table.abs() > 1e-12).any()] if not table.empty else table
+    if table.empty:
+        msg = f"nothing to draw for '{title}'"
+        raise MissingDataError(msg)
+    fig = _new_figure(7.5, 1.8 + 0.4 * len(table))
+    ax = fig.subplots()
+    left = np.zeros(len(table))
+    for column in table.columns:
+        values = table[column].fillna(0.0).to_numpy()
+        ax.barh(list(table.index), values, left=left, color=colors.get(column), label=names.get(column, column))
+        left += values
+    for y, total in enumerate(left):
+        ax.annotate(f"{total:,.2f}", (total, y), xytext=(3, 0), textcoords="offset points",
+                    va="center", fontsize="x-small")
+    ax.invert_yaxis()
+    ax.margins(x=0.15)
+    ax.set_xlabel(label)
+    ax.set_title(title)
+    _legend_below(fig, ax, ncol=4)
+    return fig
+
+
+def plot_comparison_capacity(capacity: pd.DataFrame, styles: pd.DataFrame) -> Figure:
+    """Installed power capacity by carrier, scenarios side by side [GW].
+
+    Parameters
+    ----------
+    capacity
+        Columns ``scenario``, ``carrier``, ``value`` [GW].
+    """
+    if capacity.empty:
+        msg = "no capacity rows"
+        raise MissingDataError(msg)
+    order = carrier_order(capacity["carrier"].unique(), styles)
+    data = capacity.assign(name=capacity["carrier"].map(lambda c: display_name(c, styles)))
+    scenarios = list(dict.fromkeys(capacity["scenario"]))
+    fig = _new_figure(8.0, 1.8 + 0.22 * len(order) * max(1, len(scenarios)) ** 0.7)
+    ax = fig.subplots()
+    sns.barplot(data=data, y="name", x="value", hue="scenario", order=[display_name(c, styles) for c in order],
+                hue_order=scenarios, orient="h", ax=ax, palette="colorblind", errorbar=None)
+    ax.set_xlabel("Power capacity [GW]")
+    ax.set_ylabel("")
+    ax.set_title("Installed capacity by carrier")
+    _legend_below(fig, ax, ncol=3, title="Scenario")
+    return fig
+
+
+# ---------------------------------------------------------------------------------------------
+# writing
+# ---------------------------------------------------------------------------------------------
+
+
+def write_figure(fig: Figure, folder: Path, name: str) -> list[Path]:
+    """Save a figure as ``<name>.png`` and ``<name>.svg`` in ``folder`` and release it."""
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    try:
+        for fmt in FORMATS:
+            path = folder / f"{name}.{fmt}"
+            fig.savefig(path, dpi=PNG_DPI if fmt == "png" else None, metadata=_metadata(fmt))
+            paths.append(path)
+    finally:
+        fig.clear()
+    return paths
+
+
+def _metadata(fmt: str) -> dict[str, str | None]:
+    """File metadata without dates, so re-rendering the same results gives the same files."""
+    if fmt == "svg":
+        return {"Date": None}
+    return {"Software": "energy_model"}
+
+
+def _render(folder: Path, name: str, build: Callable[[], Figure]) -> list[Path]:
+    """Build one figure and save it, or log why it is skipped; stale files of a skipped figure are removed."""
+    try:
+        fig = build()
+    except MissingDataError as err:
+        logger.info("figure '%s' skipped: %s", name, err)
+        for fmt in FORMATS:
+            (folder / f"{name}.{fmt}").unlink(missing_ok=True)
+        return []
+    return write_figure(fig, folder, name)
+
+
+def render_scenario_figures(result_dir: Path) -> list[Path]:
+    """Render every figure of one scenario into ``<result_dir>/figures/`` (PNG and SVG).
+
+    Parameters
+    ----------
+    result_dir
+        A scenario result folder (``metrics.csv``, ``network.nc``, ``scenario.yaml`` …).
+
+    Returns
+    -------
+    list of pathlib.Path
+        The files written. Figures without data are skipped with a logged note.
+    """
+    result_dir = Path(result_dir)
+    results = load_scenario_results(result_dir)
+    folder = result_dir / "figures"
+    folder.mkdir(parents=True, exist_ok=True)
+    n = results.network
+    if n is None:
+        logger.info("%s: no network.nc; only figures from metrics.csv are drawn", result_dir)
+    styles = load_carrier_styles(n)
+    region = results.region
+    local = local_buses(n, region) if n is not None else pd.Index([])
+    elec = electric_buses(n, local) if n is not None else pd.Index([])
+    accounting = results.scenario.get("accounting") or {}
+    headline = str(accounting.get("attribution") or ATTRIBUTIONS[0])
+
+    def need_network() -> pypsa.Network:
+        if n is None:
+            msg = "no network.nc in the result folder"
+            raise MissingDataError(msg)
+        return n
+
+    builders: dict[str, Callable[[], Figure]] = {
+        "capacity": lambda: plot_capacity(
+            results.metrics, styles, storage_energy_capacity(n) if n is not None else None),
+        "energy_balance": lambda: plot_energy_balance(
+            results.metrics, styles, n.buses.carrier.astype(str) if n is not None else None,
+            local if n is not None else None),
+        "dispatch_winter": lambda: plot_dispatch(
+            need_network(), select_week(need_network(), "winter", elec), elec, styles,
+            "Local electricity balance, winter week"),
+        "dispatch_summer": lambda: plot_dispatch(
+            need_network(), select_week(need_network(), "summer", elec), elec, styles,
+            "Local electricity balance, summer week"),
+        "curtailment_heatmap": lambda: plot_curtailment_heatmap(need_network(), local, styles),
+        "state_of_charge": lambda: plot_state_of_charge(need_network(), styles),
+        "export_duration": lambda: plot_export_duration(need_network(), region, styles),
+        "heat": lambda: plot_heat(need_network(), region, styles, results.temperature),
+        "renewable_share": lambda: plot_renewable_share(
+            results.metrics, scenario_targets(results), headline,
+            f"Renewable share against targets: {results.name}"),
+        "price_duration": lambda: plot_price_duration(need_network(), elec),
+    }
+    written: list[Path] = []
+    for spec in SCENARIO_FIGURES:
+        written += _render(folder, spec.name, builders[spec.name])
+    logger.info("%s: %d figure files written", results.name, len(written))
+    return written
+
+
+def render_comparison(results_root: Path, scenario_dirs: list[Path]) -> list[Path]:
+    """Render the cross-scenario figures and tables into ``<results_root>/comparison/``.
+
+    Parameters
+    ----------
+    results_root
+        The ``results/`` folder.
+    scenario_dirs
+        Scenario result folders to compare (in display order).
+
+    Returns
+    -------
+    list of pathlib.Path
+        Figures (PNG, SVG) and the tables ``metrics.csv`` and ``verdicts.csv`` written.
+    """
+    folder = Path(results_root) / "comparison"
+    folder.mkdir(parents=True, exist_ok=True)
+    loaded = [load_scenario_results(Path(d)) for d in scenario_dirs]
+    styles = merge_carrier_styles(load_carrier_styles(r.network) for r in loaded)
+    written: list[Path] = []
+
+    tables = [r.metrics.assign(scenario=r.name) for r in loaded if not r.metrics.empty]
+    metrics = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(
+        columns=["scenario", "metric", "variant", "carrier", "bus", "value", "unit"])
+    metrics = metrics[["scenario", "metric", "variant", "carrier", "bus", "value", "unit"]]
+    metrics.to_csv(folder / "metrics.csv", index=False)
+    written.append(folder / "metrics.csv")
+    verdict_tables = [r.verdicts.assign(scenario=r.name) for r in loaded if not r.verdicts.empty]
+    verdicts = pd.concat(verdict_tables, ignore_index=True) if verdict_tables else load_verdicts(folder, {})
+    verdicts.to_csv(folder / "verdicts.csv", index=False)
+    written.append(folder / "verdicts.csv")
+
+    names = [r.name for r in loaded]
+
+    def shares() -> Figure:
+        rows = {}
+        for r in loaded:
+            accounting = r.scenario.get("accounting") or {}
+            table = share_table(r.metrics, str(accounting.get("attribution") or ATTRIBUTIONS[0]))
+            if table.empty:
+                continue
+            valuation = str(accounting.get("electricity_valuation") or "coal_equivalent")
+            match = [g for g in table.index if valuation in g.split("|")]
+            rows[r.name] = table.loc[match[0] if match else table.index[0]]
+        targets = pd.concat(
+            [scenario_targets(r).assign(scenario=r.name) for r in loaded], ignore_index=True
+        ) if loaded else pd.DataFrame(columns=["scenario", "target", "target_share"])
+        return plot_comparison_shares(pd.DataFrame.from_dict(rows, orient="index"), targets)
+
+    def cost() -> Figure:
+        part = metric_values(metrics[metrics["metric"] == "system_cost"], "system_cost", "billion CNY")
+        series = part.groupby("scenario", sort=False)["value"].sum().reindex(names).dropna()
+        return plot_comparison_cost(series)
+
+    def curtailment() -> Figure:
+        part = metric_values(metrics[metrics["metric"] == "curtailment"], "curtailment", "TWh")
+        if "variant" in part and (part["variant"] == "Generator").any():
+            part = part[part["variant"] == "Generator"]
+        variable = metrics.loc[metrics["metric"].isin(["curtailment_rate", "available_energy"]), "carrier"]
+        if not variable.empty:
+            part = part[part["carrier"].isin(set(variable))]
+        table = part.pivot_table(index="scenario", columns="carrier", values="value", aggfunc="sum")
+        table = table.reindex(index=[s for s in names if s in table.index],
+                              columns=carrier_order(table.columns, styles))
+        return plot_comparison_stacked(
+            table, "Curtailed energy [TWh/yr]", "Curtailment of variable renewables",
+            {c: carrier_color(c, styles) for c in table.columns},
+            {c: display_name(c, styles) for c in table.columns})
+
+    def exports() -> Figure:
+        part = metric_values(metrics[metrics["metric"] == "export"], "export", "TWh")
+        table = part.pivot_table(index="scenario", columns="variant", values="value", aggfunc="sum")
+        table = table.reindex(index=[s for s in names if s in table.index])
+        palette = sns.color_palette("colorblind", max(len(table.columns), 1)).as_hex()
+        return plot_comparison_stacked(
+            table, "Exported energy [TWh/yr]", "Exports by corridor",
+            dict(zip(table.columns, palette, strict=False)), {c: str(c) for c in table.columns})
+
+    def capacity() -> Figure:
+        part = metric_values(metrics[metrics["metric"] == "capacity"], "capacity")
+        part = part[part["unit"].map(lambda u: _UNIT_FACTORS.get(str(u), ("", 0))[0] == "power")]
+        part = metric_values(part, "capacity", "GW")
+        if "variant" in part:
+            part = part[part["variant"].astype(str) != "Store"]
+        table = part.groupby(["scenario", "carrier"], sort=False)["value"].sum().reset_index()
+        table = table[table["value"].abs() > 1e-9]
+        return plot_comparison_capacity(table, styles)
+
+    builders: dict[str, Callable[[], Figure]] = {
+        "shares": shares, "system_cost": cost, "curtailment": curtailment,
+        "exports": exports, "capacity": capacity,
+    }
+    for spec in COMPARISON_FIGURES:
+        written += _render(folder, spec.name, builders[spec.name])
+    logger.info("comparison of %d scenarios: %d files written", len(loaded), len(written))
+    return written
+
+
+__all__ = [
+    "COMPARISON_FIGURES",
+    "SCENARIO_FIGURES",
+    "FigureSpec",
+    "MissingDataError",
+    "ScenarioResults",
+    "load_carrier_styles",
+    "load_scenario_results",
+    "plot_capacity",
+    "plot_comparison_capacity",
+    "plot_comparison_cost",
+    "plot_comparison_shares",
+    "plot_comparison_stacked",
+    "plot_curtailment_heatmap",
+    "plot_dispatch",
+    "plot_energy_balance",
+    "plot_export_duration",
+    "plot_heat",
+    "plot_price_duration",
+    "plot_renewable_share",
+    "plot_state_of_charge",
+    "render_comparison",
+    "render_scenario_figures",
+]
