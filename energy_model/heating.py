@@ -525,7 +525,8 @@ def add_heating(n: pypsa.Network, data_dir: Path) -> None:
 
     for carrier, (nice_name, color) in HEAT_CARRIERS.items():
         if carrier not in n.carriers.index:
-            n.add("Carrier", carrier, nice_name=nice_name, color=color)
+            co2 = num("coal_co2_intensity") if carrier in COAL_HEAT_CARRIERS else 0.0
+            n.add("Carrier", carrier, nice_name=nice_name, color=color, co2_emissions=co2)
 
     margin = num("capacity_margin")
     valley = num("valley_hours")
@@ -725,3 +726,174 @@ def load_heating_costs(data_dir: Path) -> dict:
         "coal_boiler": {},
         "coal_fuel_per_mwh": _project_parameter(data_dir, "coal.fuel_price"),
     }
+
+
+# --------------------------------------------------------------------------------------------
+# Metrics
+
+MWH_PER_TWH = 1e6
+#: Energy content of one tonne of standard coal equivalent [MWh] (29.3076 GJ).
+MWH_PER_TCE = 29.3076 / 3.6
+METRIC_COLUMNS = ["metric", "variant", "carrier", "bus", "value", "unit"]
+
+
+def _row(metric: str, value: float, unit: str, *, variant: str = "", carrier: str = "", bus: str = "") -> dict:
+    return {"metric": metric, "variant": variant, "carrier": carrier, "bus": bus, "value": float(value), "unit": unit}
+
+
+def compute_heating_metrics(n: pypsa.Network, sc: Scenario) -> pd.DataFrame:
+    """Heating metrics of a solved network (tidy: ``metric, variant, carrier, bus, value, unit``).
+
+    Metrics
+    -------
+    ``heat_demand`` [TWh]
+        Heat load per heat bus.
+    ``heat_supply`` [TWh]
+        Heat delivered by each technology carrier to each heat bus (links ``-p1``, generators
+        ``p``; stores: net discharge, negative = stored and lost).
+    ``heating_electricity`` [TWh], ``heating_electricity_peak`` [MW]
+        Electricity drawn by electric heating links (``p0``) per carrier and electricity bus, and
+        in total (``carrier``/``bus`` empty); the peak is the highest hourly total.
+    ``heating_coal_use`` [Mtce]
+        Fuel of coal stoves/boilers, ``sum p / efficiency / 8.141 MWh/tce``.
+    ``coal_displaced`` [Mtce]
+        Coal the baseline would burn for the heat not served by coal:
+        ``(Q_bus - Q_coal,bus) / eta_baseline,bus / 8.141``, with ``eta_baseline`` the efficiency of
+        the bus's coal generator (stove 0.5, boiler 0.78).
+    ``heating_season_curtailment`` [TWh, %] (variant ``heating_season``)
+        Curtailed energy of the scenario's renewable carriers in snapshots with any heat load,
+        and its share of their available energy in those snapshots.
+    ``heating_renewable_electricity`` [TWh, %] (variant ``pro_rata_hourly``)
+        Heating electricity times the hourly renewable fraction of local electricity supply
+        ``r(t) = G_RE(t) / (G_local(t) + M(t))`` (local generators on electricity buses, imports
+        ``M`` over border links). Indicative only: the official share is computed by
+        ``energy_model.accounting``.
+
+    Parameters
+    ----------
+    n
+        Solved network with heat buses (carrier ``heat``).
+    sc
+        Scenario (renewable carriers and accounting region).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Tidy metric rows.
+    """
+    weights = n.snapshot_weightings.generators
+    store_weights = n.snapshot_weightings.stores
+    heat_buses = n.buses.index[n.buses.carrier == "heat"]
+    rows: list[dict] = []
+    if heat_buses.empty:
+        return pd.DataFrame(columns=METRIC_COLUMNS)
+
+    loads = n.loads[n.loads.bus.isin(heat_buses)]
+    load_p = n.loads_t.p.reindex(columns=loads.index, fill_value=0.0)
+    if load_p.empty or not load_p.abs().to_numpy().any():
+        load_p = n.get_switchable_as_dense("Load", "p_set").reindex(columns=loads.index, fill_value=0.0)
+    demand_by_bus = load_p.mul(weights, axis=0).sum().groupby(loads.bus).sum()
+    for bus, value in demand_by_bus.items():
+        rows.append(_row("heat_demand", value / MWH_PER_TWH, "TWh", carrier="heat", bus=str(bus)))
+
+    links = n.links[n.links.bus1.isin(heat_buses) & ~n.links.bus0.isin(heat_buses)]
+    p0 = n.links_t.p0.reindex(columns=links.index, fill_value=0.0)
+    p1 = n.links_t.p1.reindex(columns=links.index, fill_value=0.0)
+    gens = n.generators[n.generators.bus.isin(heat_buses)]
+    gen_p = n.generators_t.p.reindex(columns=gens.index, fill_value=0.0)
+    stores = n.stores[n.stores.bus.isin(heat_buses)]
+    store_p = n.stores_t.p.reindex(columns=stores.index, fill_value=0.0)
+
+    heat_from_links = (-p1).mul(weights, axis=0).sum()
+    for (carrier, bus), value in heat_from_links.groupby([links.carrier, links.bus1]).sum().items():
+        rows.append(_row("heat_supply", value / MWH_PER_TWH, "TWh", carrier=str(carrier), bus=str(bus)))
+    heat_from_gens = gen_p.mul(weights, axis=0).sum()
+    for (carrier, bus), value in heat_from_gens.groupby([gens.carrier, gens.bus]).sum().items():
+        rows.append(_row("heat_supply", value / MWH_PER_TWH, "TWh", carrier=str(carrier), bus=str(bus)))
+    store_net = store_p.mul(store_weights, axis=0).sum()
+    for (carrier, bus), value in store_net.groupby([stores.carrier, stores.bus]).sum().items():
+        rows.append(_row("heat_supply", value / MWH_PER_TWH, "TWh", carrier=str(carrier), bus=str(bus)))
+    for name in stores.index:
+        discharged = store_p[name].clip(lower=0).mul(store_weights).sum()
+        rows.append(_row("heat_storage_discharge", discharged / MWH_PER_TWH, "TWh", variant=str(name),
+                         carrier=str(stores.at[name, "carrier"]), bus=str(stores.at[name, "bus"])))
+
+    electricity = p0.mul(weights, axis=0)
+    for (carrier, bus), value in electricity.sum().groupby([links.carrier, links.bus0]).sum().items():
+        rows.append(_row("heating_electricity", value / MWH_PER_TWH, "TWh", carrier=str(carrier), bus=str(bus)))
+    total_electricity = p0.sum(axis=1)
+    rows.append(_row("heating_electricity", electricity.to_numpy().sum() / MWH_PER_TWH, "TWh"))
+    rows.append(_row("heating_electricity_peak", float(total_electricity.max()) if len(total_electricity) else 0.0, "MW"))
+
+    efficiency = gens.efficiency.where(gens.efficiency > 0, 1.0)
+    fuel = gen_p.mul(weights, axis=0).sum() / efficiency
+    for (carrier, bus), value in fuel.groupby([gens.carrier, gens.bus]).sum().items():
+        rows.append(_row("heating_coal_use", value / MWH_PER_TCE / 1e6, "Mtce", carrier=str(carrier), bus=str(bus)))
+    rows.append(_row("heating_coal_use", fuel.sum() / MWH_PER_TCE / 1e6, "Mtce"))
+
+    displaced_total = 0.0
+    for bus in heat_buses:
+        coal_here = gens.index[(gens.bus == bus) & gens.carrier.isin(COAL_HEAT_CARRIERS)]
+        if coal_here.empty:
+            continue
+        eta = float(efficiency[coal_here].mean())
+        served_otherwise = float(demand_by_bus.get(bus, 0.0)) - float(heat_from_gens[coal_here].sum())
+        displaced = max(served_otherwise, 0.0) / eta / MWH_PER_TCE / 1e6
+        displaced_total += displaced
+        rows.append(_row("coal_displaced", displaced, "Mtce", bus=str(bus)))
+    rows.append(_row("coal_displaced", displaced_total, "Mtce"))
+
+    # Heating-season curtailment of renewable generators.
+    season = load_p.sum(axis=1) > 0
+    renewable = n.generators.index[
+        n.generators.carrier.isin(sc.accounting.renewable_carriers)
+        & n.generators.index.isin(n.generators_t.p_max_pu.columns)
+    ]
+    if len(renewable):
+        available = n.generators_t.p_max_pu[renewable].mul(n.generators.p_nom_opt[renewable]).mul(weights, axis=0)
+        dispatched = n.generators_t.p[renewable].mul(weights, axis=0)
+        curtailed = float((available - dispatched)[season].to_numpy().sum())
+        available_season = float(available[season].to_numpy().sum())
+        rows.append(_row("heating_season_curtailment", curtailed / MWH_PER_TWH, "TWh", variant="heating_season"))
+        share = 100 * curtailed / available_season if available_season > 0 else 0.0
+        rows.append(_row("heating_season_curtailment", share, "%", variant="heating_season"))
+
+    # Indicative renewable part of heating electricity (hourly pro-rata of local supply).
+    fraction = compute_local_renewable_fraction(n, sc)
+    if fraction is not None and len(links):
+        renewable_heating = float((total_electricity * fraction).mul(weights).sum())
+        rows.append(_row("heating_renewable_electricity", renewable_heating / MWH_PER_TWH, "TWh", variant="pro_rata_hourly"))
+        total = float(total_electricity.mul(weights).sum())
+        rows.append(_row("heating_renewable_electricity", 100 * renewable_heating / total if total > 0 else 0.0, "%",
+                         variant="pro_rata_hourly"))
+    return pd.DataFrame(rows, columns=METRIC_COLUMNS)
+
+
+def compute_local_renewable_fraction(n: pypsa.Network, sc: Scenario) -> pd.Series | None:
+    """Hourly renewable fraction of local electricity supply ``G_RE / (G_local + M)`` [-].
+
+    Local buses: ``location`` equals ``sc.accounting.region`` (all buses when no location is
+    set); heat buses and their generators are excluded. Imports ``M(t)``: power entering the
+    region over links with one end outside. Storage is treated as pass-through (ignored).
+    Returns ``None`` when there is no local generation.
+    """
+    location = n.buses.location.astype(str).replace("nan", "") if "location" in n.buses.columns else None
+    if location is None or (location == "").all():
+        local = n.buses.index
+    else:
+        local = n.buses.index[location == sc.accounting.region]
+    electric = local[n.buses.carrier.reindex(local) != "heat"]
+    gens = n.generators[n.generators.bus.isin(electric)]
+    if gens.empty:
+        return None
+    gen_p = n.generators_t.p.reindex(columns=gens.index, fill_value=0.0).clip(lower=0)
+    renewable = gen_p.loc[:, gens.carrier.isin(sc.accounting.renewable_carriers)].sum(axis=1)
+    in0 = n.links.bus0.isin(electric)
+    in1 = n.links.bus1.isin(electric)
+    known = n.links.bus0.isin(n.buses.index) & n.links.bus1.isin(n.buses.index)
+    inward = n.links.index[in1 & ~in0 & known & (n.buses.carrier.reindex(n.links.bus0).to_numpy() != "heat")]
+    outward = n.links.index[in0 & ~in1 & known & (n.buses.carrier.reindex(n.links.bus1).to_numpy() != "heat")]
+    imports = (-n.links_t.p1.reindex(columns=inward, fill_value=0.0)).clip(lower=0).sum(axis=1)
+    imports = imports + (-n.links_t.p0.reindex(columns=outward, fill_value=0.0)).clip(lower=0).sum(axis=1)
+    supply = gen_p.sum(axis=1) + imports
+    return (renewable / supply.where(supply > 0)).fillna(0.0)
