@@ -500,6 +500,21 @@ def apply_override(
     return selected
 
 
+def apply_snapshot_window(n: pypsa.Network, start: str, end: str, *, file: Path | None = None) -> None:
+    """Keep only the snapshots from ``start`` to ``end`` (inclusive), in place."""
+    try:
+        stamps = pd.DatetimeIndex(n.snapshots)
+        first, last = pd.Timestamp(start), pd.Timestamp(end)
+    except (TypeError, ValueError) as err:
+        msg = f"snapshot window needs timestamps ({' '.join(str(err).split())})"
+        raise ScenarioError(msg, file=file, key="snapshots") from err
+    keep = n.snapshots[(stamps >= first) & (stamps <= last)]
+    if keep.empty:
+        msg = f"window {start} .. {end} contains no snapshot of the network ({n.snapshots[0]} .. {n.snapshots[-1]})"
+        raise ScenarioError(msg, file=file, key="snapshots")
+    n.set_snapshots(keep)
+
+
 def apply_scenario(n: pypsa.Network, sc: Scenario, *, file: Path | None = None) -> None:
     """Apply a scenario's overrides and time resolution to a loaded network, in place.
 
@@ -521,6 +536,8 @@ def apply_scenario(n: pypsa.Network, sc: Scenario, *, file: Path | None = None) 
         if not set(sc.accounting.renewable_carriers) & carriers:
             msg = "none of accounting.renewable_carriers is a carrier of the network"
             raise ScenarioError(msg, file=file, key=f"targets.{i}")
+    if sc.snapshots is not None:
+        apply_snapshot_window(n, sc.snapshots.start, sc.snapshots.end, file=file)
     if sc.time.method != "hourly":
         from energy_model.timeseries import apply_time_resolution  # noqa: PLC0415
 

@@ -51,6 +51,16 @@ class TimeResolution(StrictModel):
     """Number of segments for ``segment`` [-]."""
 
 
+class SnapshotWindow(StrictModel):
+    """Optimise only the snapshots between ``start`` and ``end`` (inclusive), e.g. for a quick
+    look at one season. Storage is cyclic within the window."""
+
+    start: str
+    """First snapshot, e.g. ``"2022-01-01"`` (any string pandas parses as a timestamp)."""
+    end: str
+    """Last snapshot, e.g. ``"2022-01-31 23:00"``."""
+
+
 class SolverConfig(StrictModel):
     """Solver and its options (passed to HiGHS unchanged)."""
 
@@ -163,6 +173,8 @@ class Scenario(StrictModel):
     """Changes to the base network, applied in order."""
     export_contracts: list[ExportContract] = Field(default_factory=list)
     """Minimum annual deliveries over export corridors."""
+    snapshots: SnapshotWindow | None = None
+    """Optimise a window of the year only; ``None`` (default) = every snapshot of the network."""
     time: TimeResolution = Field(default_factory=TimeResolution)
     """Time resolution of the optimisation."""
     solver: SolverConfig = Field(default_factory=SolverConfig)
@@ -272,6 +284,7 @@ __all__ = [
     "ExportContract",
     "Override",
     "Scenario",
+    "SnapshotWindow",
     "SolverConfig",
     "Target",
     "TimeResolution",

@@ -102,6 +102,7 @@ def solve(
     if log_file is not None:
         options.setdefault("log_file", str(log_file))
     options.setdefault("output_flag", log_file is not None)
+    options.setdefault("log_to_console", False)
     timings: dict[str, float] = {}
 
     start = time.perf_counter()
