@@ -145,9 +145,10 @@ SCENARIO_FIGURES: tuple[FigureSpec, ...] = (
     FigureSpec(
         "export_duration",
         "Export flow duration curves",
-        "Flow on each corridor between a local and an external bus, measured at the local end "
-        "and sorted from highest to lowest [GW] against the number of hours in the year it is "
-        "reached [h]; positive = export, negative = import.",
+        "Net flow on each corridor (the links or lines joining a local and an external bus, "
+        "both directions summed), measured at the local end and sorted from highest to lowest "
+        "[GW] against the number of hours in the year it is reached [h]; positive = export, "
+        "negative = import.",
     ),
     FigureSpec(
         "heat",
@@ -315,8 +316,27 @@ def fallback_color(carrier: str) -> str:
     return FALLBACK_PALETTE[zlib.crc32(carrier.encode("utf-8")) % len(FALLBACK_PALETTE)]
 
 
-def load_carrier_styles(n: pypsa.Network | None) -> pd.DataFrame:
-    """Display name and colour of every carrier of the network.
+def load_carrier_table(path: Path) -> pd.DataFrame:
+    """The ``carriers`` table (``nice_name``, ``color``) of a saved netCDF network, read alone.
+
+    Reading only these variables is much faster than loading the whole network; used for the
+    comparison figures. Returns an empty frame when the file has no carriers.
+    """
+    import xarray as xr  # noqa: PLC0415 - only needed here
+
+    with xr.open_dataset(path) as ds:
+        if "carriers_i" not in ds.coords and "carriers_i" not in ds.variables:
+            return pd.DataFrame(columns=["nice_name", "color"])
+        index = pd.Index([str(c) for c in ds["carriers_i"].values], name="name")
+        table = pd.DataFrame(index=index)
+        for column in ("nice_name", "color"):
+            variable = f"carriers_{column}"
+            table[column] = [str(v) for v in ds[variable].values] if variable in ds else ""
+    return table
+
+
+def load_carrier_styles(n: pypsa.Network | pd.DataFrame | None) -> pd.DataFrame:
+    """Display name and colour of every carrier of a network (or of its ``carriers`` table).
 
     Returns
     -------
@@ -324,11 +344,13 @@ def load_carrier_styles(n: pypsa.Network | None) -> pd.DataFrame:
         Index carrier id; columns ``nice_name`` (id when empty) and ``color`` (hex; a fixed
         fallback colour when missing or invalid). Row order is the order of ``carriers.csv``.
     """
-    if n is None or n.carriers.empty:
+    if n is None:
         return pd.DataFrame(columns=["nice_name", "color"])
-    carriers = n.carriers
+    carriers = n if isinstance(n, pd.DataFrame) else n.carriers
+    if carriers.empty:
+        return pd.DataFrame(columns=["nice_name", "color"])
     names = [
-        str(nice) if isinstance(nice, str) and nice.strip() else str(cid)
+        str(nice) if isinstance(nice, str) and nice.strip() and nice != "nan" else str(cid)
         for cid, nice in zip(carriers.index, carriers.get("nice_name", pd.Series(index=carriers.index)), strict=True)
     ]
     colors = [
@@ -357,7 +379,11 @@ def display_name(carrier: str, styles: pd.DataFrame) -> str:
     """Display name of a carrier id (``load:<carrier>`` → ``<name> demand``; ``Load`` for none)."""
     if carrier.startswith(LOAD_PREFIX):
         base = carrier.removeprefix(LOAD_PREFIX)
-        return f"{display_name(base, styles)} demand" if base else "Load"
+        if not base:
+            return "Load"
+        name = display_name(base, styles)
+        is_bus_carrier = base in ELECTRIC_BUS_CARRIERS or base in ("heat", "h2", "gas")
+        return f"{name} demand" if is_bus_carrier and "demand" not in name.lower() else name
     if not carrier:
         return "Load"
     if carrier in styles.index:
@@ -366,8 +392,13 @@ def display_name(carrier: str, styles: pd.DataFrame) -> str:
 
 
 def carrier_color(carrier: str, styles: pd.DataFrame) -> str:
-    """Colour of a carrier id (hex); loads (``load:<carrier>``) are drawn in light grey."""
+    """Colour of a carrier id (hex); loads (``load:<carrier>``) take their carrier's colour,
+    light grey when the load carrier is a bus carrier (e.g. ``AC``) or undefined."""
     if carrier.startswith(LOAD_PREFIX) or not carrier:
+        base = carrier.removeprefix(LOAD_PREFIX)
+        is_bus_carrier = base in ELECTRIC_BUS_CARRIERS or base in ("heat", "h2", "gas")
+        if base in styles.index and not is_bus_carrier:
+            return str(styles.at[base, "color"])
         return LOAD_COLOR
     if carrier in styles.index:
         return str(styles.at[carrier, "color"])
@@ -632,24 +663,46 @@ def electric_heating_links(n: pypsa.Network, elec: pd.Index, heat: pd.Index) -> 
 
 
 def corridor_flows(n: pypsa.Network, region: str) -> pd.DataFrame:
-    """Flow at the local end of each link or line crossing the region border [MW].
+    """Net flow at the local end of each corridor crossing the region border [MW].
 
-    Positive = power leaving the region (withdrawn from the local bus), negative = import.
-    Columns are component names.
+    A corridor is the set of links (and lines) joining the same local bus and external bus
+    with the same carrier, e.g. an export link and its reverse ``…_import`` link. The flow is
+    what the corridor withdraws from the local bus: positive = export, negative = import.
+    Columns are named after the corridor's export-direction link (``bus0`` local), else its
+    first member.
     """
-    local = local_buses(n, region)
-    columns: dict[str, pd.Series] = {}
+    local = set(local_buses(n, region))
+    members: dict[tuple[str, str, str], list[tuple[str, pd.Series, bool]]] = {}
+
+    def add(table: dict[str, pd.DataFrame], name: str, row: pd.Series) -> None:
+        for port, other in ((0, 1), (1, 0)):
+            here, there = row[f"bus{port}"], row[f"bus{other}"]
+            if here in local and there not in local:
+                flow = table[f"p{port}"]
+                series = flow[name] if name in flow else pd.Series(0.0, index=n.snapshots)
+                key = (str(here), str(there), str(row.get("carrier", "")))
+                members.setdefault(key, []).append((str(name), series, port == 0))
+
+    link_tables = {"p0": n.links_t.p0, "p1": n.links_t.p1}
     for name, row in n.links.iterrows():
-        if row.bus0 in local and row.bus1 not in local:
-            columns[str(name)] = n.links_t.p0[name] if name in n.links_t.p0 else pd.Series(0.0, n.snapshots)
-        elif row.bus1 in local and row.bus0 not in local:
-            columns[str(name)] = n.links_t.p1[name] if name in n.links_t.p1 else pd.Series(0.0, n.snapshots)
+        add(link_tables, name, row)
+    line_tables = {"p0": n.lines_t.p0, "p1": n.lines_t.p1}
     for name, row in n.lines.iterrows():
-        if row.bus0 in local and row.bus1 not in local:
-            columns[str(name)] = n.lines_t.p0[name]
-        elif row.bus1 in local and row.bus0 not in local:
-            columns[str(name)] = n.lines_t.p1[name]
+        add(line_tables, name, row)
+    columns: dict[str, pd.Series] = {}
+    for parts in members.values():
+        outward = [name for name, _, is_bus0 in parts if is_bus0]
+        label = outward[0] if outward else parts[0][0]
+        columns[label] = sum((series for _, series, _ in parts), start=pd.Series(0.0, index=n.snapshots))
     return pd.DataFrame(columns, index=n.snapshots)
+
+
+def corridor_carrier(n: pypsa.Network, name: str) -> str:
+    """Carrier of a corridor named after one of its links or lines (``""`` if unknown)."""
+    for table in (n.links, n.lines):
+        if name in table.index and "carrier" in table:
+            return str(table.at[name, "carrier"])
+    return ""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -771,8 +824,7 @@ def plot_energy_balance(
                 edgecolor="white", linewidth=0)
         ax.axvline(0, color="black", linewidth=0.8)
         ax.invert_yaxis()
-        title = display_name(panel, styles) if panel else "All buses"
-        ax.set_title(f"{title} buses" if panel else title)
+        ax.set_title(f"Local {display_name(panel, styles)} buses" if panel else "All buses")
         ax.set_xlabel("")
     fig.supxlabel("Energy [TWh/yr]; supply > 0, withdrawal < 0 (hatched)")
     fig.suptitle("Annual energy balance by carrier")
@@ -928,7 +980,7 @@ def plot_export_duration(n: pypsa.Network, region: str, styles: pd.DataFrame) ->
     palette = sns.color_palette("colorblind", len(flows.columns))
     for color, name in zip(palette, flows.columns, strict=True):
         x, y = duration_curve(flows[name], hours)
-        carrier = n.links.carrier.get(name, n.lines.carrier.get(name, "")) if name in n.links.index or name in n.lines.index else ""
+        carrier = corridor_carrier(n, name)
         label = f"{name} ({display_name(str(carrier), styles)})" if carrier else name
         ax.step(x, y, where="post", color=color, label=label, linewidth=1.4)
     ax.axhline(0, color="black", linewidth=0.8)
@@ -1273,6 +1325,8 @@ def write_figure(fig: Figure, folder: Path, name: str) -> list[Path]:
             path = folder / f"{name}.{fmt}"
             fig.savefig(path, dpi=PNG_DPI if fmt == "png" else None, metadata=_metadata(fmt))
             paths.append(path)
+            # the layout is solved by the first save; keep it for the other formats
+            fig.set_layout_engine("none")
     finally:
         fig.clear()
     return paths
@@ -1376,7 +1430,9 @@ def render_comparison(results_root: Path, scenario_dirs: list[Path]) -> list[Pat
     folder = Path(results_root) / "comparison"
     folder.mkdir(parents=True, exist_ok=True)
     loaded = [load_scenario_results(Path(d)) for d in scenario_dirs]
-    styles = merge_carrier_styles(load_carrier_styles(r.network) for r in loaded)
+    styles = merge_carrier_styles(
+        load_carrier_styles(load_carrier_table(r.network_path)) for r in loaded if r.network_path is not None
+    )
     written: list[Path] = []
 
     tables = [r.metrics.assign(scenario=r.name) for r in loaded if not r.metrics.empty]

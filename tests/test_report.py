@@ -1,0 +1,447 @@
+"""Figures and pages of the published bundle, on the stored solved toy (no solver needed).
+
+The toy (``tests/data/solved_toy/``, rebuilt by ``make_solved_toy.py`` in that folder) has a local
+electricity bus and heat bus (location ``zhangjiakou``), an external bus ``beijing``, wind, solar
+and coal generators, a battery, an export link, a heat pump and a hot-water store, 96 hours in
+January and 96 in July 2022.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from html import escape
+from html.parser import HTMLParser
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import pypsa
+import pytest
+from matplotlib.figure import Figure
+
+from energy_model import report, site
+
+TOY = Path(__file__).parent / "data" / "solved_toy"
+REGION = "zhangjiakou"
+
+
+@pytest.fixture(scope="module")
+def network() -> pypsa.Network:
+    return report.load_network_file(TOY / "network.nc")
+
+
+@pytest.fixture(scope="module")
+def metrics() -> pd.DataFrame:
+    return report.load_metrics(TOY / "metrics.csv")
+
+
+@pytest.fixture(scope="module")
+def styles(network: pypsa.Network) -> pd.DataFrame:
+    return report.load_carrier_styles(network)
+
+
+@pytest.fixture
+def bundle(tmp_path: Path) -> Path:
+    """A writable copy of the toy result folder inside ``<tmp>/results/``."""
+    target = tmp_path / "results" / "solved_toy"
+    shutil.copytree(TOY, target, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
+    return target
+
+
+@pytest.fixture(scope="module")
+def site_tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """``results/`` with the toy rendered once, a second scenario, comparison and index.
+
+    Also holds a temporary folder of a running scenario (``.other.tmp``), a half-written
+    ``run.json`` (``broken``) and one without a status (``nostatus``), which must be ignored.
+    """
+    root = tmp_path_factory.mktemp("site") / "results"
+    toy = root / "solved_toy"
+    shutil.copytree(TOY, toy, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
+    report.render_scenario_figures(toy)
+    site.write_scenario_page(toy)
+    second = root / "second"
+    shutil.copytree(toy, second)
+    (second / "scenario.yaml").write_text(
+        (second / "scenario.yaml").read_text().replace("name: solved_toy", "name: second"))
+    site.write_scenario_page(second)
+    shutil.copytree(toy, root / ".other.tmp")
+    (root / "broken").mkdir()
+    (root / "broken" / "run.json").write_text('{"status": ')
+    (root / "nostatus").mkdir()
+    (root / "nostatus" / "run.json").write_text(json.dumps({"objective": 1}))
+    report.render_comparison(root, site.list_scenario_dirs(root))
+    site.write_site_index(root)
+    return root
+
+
+def _labels(fig: Figure) -> str:
+    """All axis labels, titles and legend texts of a figure, joined."""
+    texts = []
+    for ax in fig.axes:
+        texts += [ax.get_xlabel(), ax.get_ylabel(), ax.get_title(), ax.get_title("left")]
+    texts += [t.get_text() for legend in fig.legends for t in legend.get_texts()]
+    if fig._suptitle is not None:
+        texts.append(fig._suptitle.get_text())
+    if fig._supxlabel is not None:
+        texts.append(fig._supxlabel.get_text())
+    return " | ".join(texts)
+
+
+# --- carrier styles and helpers ---------------------------------------------------------------
+
+
+def test_styles_come_from_carriers_table(network: pypsa.Network, styles: pd.DataFrame) -> None:
+    assert list(styles.index) == list(network.carriers.index)
+    assert styles.at["onwind", "nice_name"] == "Onshore wind"
+    assert styles.at["onwind", "color"] == network.carriers.at["onwind", "color"]
+
+
+def test_missing_or_invalid_colour_gets_a_fixed_fallback(network: pypsa.Network) -> None:
+    n = network.copy()
+    n.carriers.loc["solar", "color"] = "not-a-colour"
+    n.carriers.loc["coal", "nice_name"] = ""
+    styles = report.load_carrier_styles(n)
+    assert styles.at["solar", "color"] == report.fallback_color("solar")
+    assert styles.at["coal", "nice_name"] == "coal"
+    # same id -> same colour, whatever figure asks
+    assert report.carrier_color("unknown_x", styles) == report.carrier_color("unknown_x", pd.DataFrame())
+
+
+def test_unit_conversion() -> None:
+    assert report.convert(2500.0, "MW", "GW") == pytest.approx(2.5)
+    assert report.convert(0.5, "TWh", "GWh") == pytest.approx(500.0)
+    assert report.convert(3e9, "CNY/yr", "billion CNY") == pytest.approx(3.0)
+    assert report.convert(30.0, "%", "-") == pytest.approx(0.3)
+    with pytest.raises(ValueError, match="cannot convert"):
+        report.convert(1.0, "MW", "TWh")
+
+
+def test_local_buses_follow_location(network: pypsa.Network) -> None:
+    assert set(report.local_buses(network, REGION)) == {"zjk_ac", "zjk_heat"}
+    n = network.copy()
+    n.buses["location"] = ""
+    assert set(report.local_buses(n, REGION)) == set(n.buses.index)
+
+
+def test_power_balance_of_the_local_bus_closes(network: pypsa.Network) -> None:
+    balance = report.bus_power_balance(network, pd.Index(["zjk_ac"]))
+    assert {"onwind", "hvdc", "heat_pump", "battery"} <= set(balance.columns)
+    assert np.abs(balance.sum(axis=1)).max() < 1e-3  # MW: supply = consumption every hour
+    assert (balance["hvdc"] <= 1e-9).all()  # export is consumption at the local bus
+
+
+def test_week_selection_picks_the_season(network: pypsa.Network) -> None:
+    buses = pd.Index(["zjk_ac"])
+    winter = report.select_week(network, "winter", buses)
+    summer = report.select_week(network, "summer", buses)
+    assert set(pd.DatetimeIndex(winter).month) == {1}
+    assert set(pd.DatetimeIndex(summer).month) == {7}
+    assert len(winter) == 96 and len(summer) == 96  # the toy holds four days per season
+    n = network.copy()
+    n.set_snapshots(network.snapshots[:96])
+    with pytest.raises(report.MissingDataError):
+        report.select_week(n, "summer", buses)
+
+
+def test_expand_to_hours_repeats_resampled_snapshots() -> None:
+    index = pd.date_range("2022-01-01", periods=3, freq="3h")
+    frame = pd.DataFrame({"a": [1.0, 2.0, 3.0]}, index=index)
+    hourly = report.expand_to_hours(frame, pd.Series(3.0, index=index))
+    assert len(hourly) == 9
+    assert hourly.index[1] == pd.Timestamp("2022-01-01 01:00")
+    assert hourly["a"].tolist() == [1.0] * 3 + [2.0] * 3 + [3.0] * 3
+
+
+def test_duration_curve_is_sorted_and_weighted() -> None:
+    values = pd.Series([1.0, 3.0, 2.0])
+    x, y = report.duration_curve(values, pd.Series([1.0, 2.0, 4.0]))
+    assert list(y) == [3.0, 2.0, 1.0, 1.0]
+    assert list(x) == [0.0, 2.0, 6.0, 7.0]
+
+
+def test_corridor_flows_net_both_directions(network: pypsa.Network) -> None:
+    flows = report.corridor_flows(network, REGION)
+    assert list(flows.columns) == ["zjk_beijing_hvdc"]
+    pd.testing.assert_series_equal(flows["zjk_beijing_hvdc"], network.links_t.p0["zjk_beijing_hvdc"],
+                                   check_names=False)
+    n = network.copy()
+    n.add("Link", "zjk_beijing_hvdc_import", bus0="beijing", bus1="zjk_ac", carrier="hvdc", p_nom=50)
+    n.links_t.p0["zjk_beijing_hvdc_import"] = 10.0
+    n.links_t.p1["zjk_beijing_hvdc_import"] = -9.0
+    flows = report.corridor_flows(n, REGION)
+    assert list(flows.columns) == ["zjk_beijing_hvdc"]  # one corridor, named after the export link
+    expected = network.links_t.p0["zjk_beijing_hvdc"] - 9.0
+    np.testing.assert_allclose(flows["zjk_beijing_hvdc"].to_numpy(), expected.to_numpy())
+
+
+# --- each figure function ----------------------------------------------------------------------
+
+
+def test_plot_capacity(network: pypsa.Network, metrics: pd.DataFrame, styles: pd.DataFrame) -> None:
+    fig = report.plot_capacity(metrics, styles, report.storage_energy_capacity(network))
+    power, energy = fig.axes
+    assert power.get_xlabel() == "Power capacity [GW]"
+    assert energy.get_xlabel() == "Storage energy capacity [GWh]"
+    names = [t.get_text() for t in power.get_yticklabels()]
+    assert "Onshore wind" in names and "Hot-water tank" not in names  # stores are energy, not power
+    wind = power.patches[names.index("Onshore wind")]
+    expected = network.generators.p_nom_opt["zjk_onwind"] / 1e3
+    assert wind.get_width() == pytest.approx(expected, rel=1e-6)
+    assert wind.get_facecolor()[:3] == pytest.approx(plt.matplotlib.colors.to_rgb("#235ebc"))
+    tank = [t.get_text() for t in energy.get_yticklabels()].index("Hot-water tank")
+    assert energy.patches[tank].get_width() == pytest.approx(network.stores.e_nom_opt["zjk_water_tank"] / 1e3)
+
+
+def test_plot_energy_balance(network: pypsa.Network, metrics: pd.DataFrame, styles: pd.DataFrame) -> None:
+    local = report.local_buses(network, REGION)
+    fig = report.plot_energy_balance(metrics, styles, network.buses.carrier.astype(str), local)
+    assert [ax.get_title() for ax in fig.axes] == ["Local Electricity buses", "Local Heat buses"]
+    assert "[TWh/yr]" in _labels(fig)
+    elec = fig.axes[0]
+    names = [t.get_text() for t in elec.get_yticklabels()]
+    assert "Electricity demand" in names and "Export HVDC" in names
+    # the Beijing load (external bus) is not part of the local balance
+    total_withdrawn = sum(p.get_width() for p in elec.patches if p.get_width() < 0)
+    local_rows = metrics[(metrics.metric == "withdrawal") & (metrics.bus == "zjk_ac")]
+    assert total_withdrawn == pytest.approx(-local_rows.value.sum(), rel=1e-6)
+
+
+def test_plot_dispatch(network: pypsa.Network, styles: pd.DataFrame) -> None:
+    buses = pd.Index(["zjk_ac"])
+    fig = report.plot_dispatch(network, report.select_week(network, "winter", buses), buses, styles)
+    labels = _labels(fig)
+    assert "Power [GW]" in labels
+    legend = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert legend.count("Battery") == 1  # charging and discharging share one entry
+    assert {"Onshore wind", "Export HVDC", "Electricity demand"} <= set(legend)
+    with pytest.raises(report.MissingDataError):
+        report.plot_dispatch(network, network.snapshots[:0], buses, styles)
+
+
+def test_plot_curtailment_heatmap(network: pypsa.Network, styles: pd.DataFrame) -> None:
+    local = report.local_buses(network, REGION)
+    fig = report.plot_curtailment_heatmap(network, local, styles)
+    titles = [ax.get_title() for ax in fig.axes if ax.get_title()]
+    assert titles == ["Onshore wind", "Solar PV"]
+    mesh = fig.axes[0].collections[0]
+    gens = ["zjk_onwind"]
+    expected = ((network.generators_t.p_max_pu[gens] * network.generators.p_nom_opt[gens]
+                 - network.generators_t.p[gens]).clip(lower=0).sum().sum()) / 1e3
+    assert np.nansum(mesh.get_array()) == pytest.approx(expected, rel=1e-6)
+    assert any("Curtailment [GW]" in ax.get_ylabel() for ax in fig.axes)  # colour bar label
+
+
+def test_plot_state_of_charge(network: pypsa.Network, styles: pd.DataFrame) -> None:
+    fig = report.plot_state_of_charge(network, styles)
+    panels = [ax for ax in fig.axes if ax.get_title("left")]
+    assert [ax.get_title("left") for ax in panels] == ["Battery", "Hot-water tank"]
+    assert all(ax.get_ylabel() == "Energy [GWh]" for ax in panels)
+    line = panels[1].get_lines()[0].get_ydata()
+    assert np.nanmax(line) == pytest.approx(network.stores_t.e["zjk_water_tank"].max() / 1e3)
+
+
+def test_plot_export_duration(network: pypsa.Network, styles: pd.DataFrame) -> None:
+    fig = report.plot_export_duration(network, REGION, styles)
+    ax = fig.axes[0]
+    assert "[GW]" in ax.get_ylabel() and "[h]" in ax.get_xlabel()
+    line = ax.get_lines()[0]
+    assert line.get_xdata()[-1] == pytest.approx(192.0)  # hours represented by the toy
+    assert line.get_ydata()[0] == pytest.approx(network.links_t.p0["zjk_beijing_hvdc"].max() / 1e3)
+    assert fig.legends[0].get_texts()[0].get_text() == "zjk_beijing_hvdc (Export HVDC)"
+
+
+def test_plot_heat_with_and_without_temperature(network: pypsa.Network, styles: pd.DataFrame) -> None:
+    temperature = report.load_temperature(TOY)
+    assert temperature is not None
+    fig = report.plot_heat(network, REGION, styles, temperature)
+    assert len(fig.axes) == 2
+    assert fig.axes[0].get_xlabel() == "Daily mean outdoor temperature [°C]"
+    points = fig.axes[0].collections[0].get_offsets()
+    assert len(points) == 8  # eight days in the toy
+    # colder days need more heat
+    assert np.corrcoef(points[:, 0], points[:, 1])[0, 1] < -0.9
+    fig = report.plot_heat(network, REGION, styles, None)
+    assert len(fig.axes) == 1
+    assert "Daily mean power [GW]" in fig.axes[0].get_ylabel()
+
+
+def test_plot_renewable_share(metrics: pd.DataFrame) -> None:
+    targets = pd.DataFrame({"target": ["a", "b"], "indicator": ["electricity"] * 2,
+                            "target_share": [0.3, 0.95]})
+    fig = report.plot_renewable_share(metrics, targets)
+    ax = fig.axes[0]
+    assert ax.get_ylabel() == "Renewable share [%]"
+    headline = ax.collections[1].get_offsets()[:, 1]
+    rows = metrics[metrics.metric == "renewable_share"].set_index("variant").value
+    assert headline[0] == pytest.approx(rows["coal_equivalent|pro_rata"] * 100)
+    target_lines = [line.get_ydata()[0] for line in ax.get_lines()]
+    assert sorted(target_lines) == pytest.approx([30.0, 95.0])
+    legend = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert "Target b: 95 %" in legend
+
+
+def test_share_table_bounds(metrics: pd.DataFrame) -> None:
+    table = report.share_table(metrics)
+    rows = metrics[metrics.metric == "renewable_share"].set_index("variant").value
+    assert table.loc["coal_equivalent", "low"] == pytest.approx(rows["coal_equivalent|export_first"])
+    assert table.loc["coal_equivalent", "high"] == pytest.approx(rows["coal_equivalent|local_first"])
+    assert table.loc["calorific", "headline"] == pytest.approx(rows["calorific|pro_rata"])
+
+
+def test_plot_price_duration(network: pypsa.Network) -> None:
+    fig = report.plot_price_duration(network, pd.Index(["zjk_ac"]))
+    ax = fig.axes[0]
+    assert ax.get_ylabel() == "Marginal price [CNY/MWh]"
+    y = ax.get_lines()[0].get_ydata()
+    assert (np.diff(y) <= 1e-9).all()
+    assert y[0] == pytest.approx(network.buses_t.marginal_price["zjk_ac"].max())
+
+
+def test_figures_without_components_raise_missing_data(network: pypsa.Network, styles: pd.DataFrame) -> None:
+    n = network.copy()
+    n.remove("StorageUnit", n.storage_units.index)
+    n.remove("Store", n.stores.index)
+    with pytest.raises(report.MissingDataError):
+        report.plot_state_of_charge(n, styles)
+    n.remove("Bus", ["zjk_heat"])
+    n.remove("Link", ["zjk_heat_pump", "zjk_beijing_hvdc"])
+    n.remove("Load", ["zjk_heat"])
+    with pytest.raises(report.MissingDataError):
+        report.plot_heat(n, REGION, styles)
+    with pytest.raises(report.MissingDataError):
+        report.plot_export_duration(n, REGION, styles)
+    with pytest.raises(report.MissingDataError):
+        report.plot_renewable_share(pd.DataFrame(columns=["metric", "variant", "carrier", "bus",
+                                                          "value", "unit"]), pd.DataFrame())
+
+
+# --- rendering and pages ------------------------------------------------------------------------
+
+
+def test_render_scenario_figures_writes_png_and_svg(site_tree: Path) -> None:
+    folder = site_tree / "solved_toy" / "figures"
+    names = [spec.name for spec in report.SCENARIO_FIGURES]
+    written = sorted(p.name for p in folder.iterdir())
+    assert written == sorted(f"{n}.{fmt}" for n in names for fmt in ("png", "svg"))
+    for path in folder.iterdir():
+        assert path.stat().st_size > 1000
+    assert (folder / "capacity.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert (folder / "capacity.svg").read_text(encoding="utf-8").lstrip().startswith("<?xml")
+    assert plt.get_fignums() == []  # nothing left open in pyplot
+
+
+def test_render_skips_missing_components_with_a_note(bundle: Path, caplog: pytest.LogCaptureFixture) -> None:
+    n = report.load_network_file(bundle / "network.nc")
+    n.remove("StorageUnit", n.storage_units.index)
+    n.remove("Store", n.stores.index)
+    n.remove("Link", ["zjk_heat_pump"])
+    n.remove("Load", ["zjk_heat"])
+    n.remove("Bus", ["zjk_heat"])
+    n.export_to_netcdf(bundle / "network.nc")
+    (bundle / "temperature.csv").unlink()
+    caplog.set_level("INFO", logger="energy_model.report")
+    written = report.render_scenario_figures(bundle)
+    stems = {p.stem for p in written}
+    assert "state_of_charge" not in stems and "heat" not in stems
+    assert {"capacity", "dispatch_winter", "export_duration"} <= stems
+    assert "figure 'heat' skipped: no local heat bus" in caplog.text
+    assert "figure 'state_of_charge' skipped: no storage unit or store" in caplog.text
+
+
+def test_render_without_network_draws_metric_figures_only(bundle: Path) -> None:
+    (bundle / "network.nc").unlink()
+    written = report.render_scenario_figures(bundle)
+    assert {p.stem for p in written} == {"capacity", "energy_balance", "renewable_share"}
+
+
+def test_render_comparison(site_tree: Path) -> None:
+    folder = site_tree / "comparison"
+    names = {p.name for p in folder.iterdir()}
+    for spec in report.COMPARISON_FIGURES:
+        assert {f"{spec.name}.png", f"{spec.name}.svg"} <= names
+    verdicts = pd.read_csv(folder / "verdicts.csv")
+    assert sorted(verdicts.scenario.unique()) == ["second", "solved_toy"]
+    assert len(verdicts) == 4
+    table = pd.read_csv(folder / "metrics.csv")
+    assert set(table.scenario) == {"second", "solved_toy"}
+    toy = report.load_metrics(TOY / "metrics.csv")
+    assert len(table) == 2 * len(toy)
+
+
+def test_carrier_table_read_alone_matches_network(network: pypsa.Network) -> None:
+    table = report.load_carrier_table(TOY / "network.nc")
+    pd.testing.assert_frame_equal(report.load_carrier_styles(table), report.load_carrier_styles(network),
+                                  check_names=False)
+
+
+def test_plot_comparison_shares_marks_targets() -> None:
+    shares = pd.DataFrame({"headline": [0.4, 0.6], "low": [0.3, 0.5], "high": [0.45, 0.7]},
+                          index=["a", "b"])
+    targets = pd.DataFrame({"scenario": ["a", "b", "b"], "target": ["t1", "t1", "t2"],
+                            "target_share": [0.3, 0.3, 0.5]})
+    fig = report.plot_comparison_shares(shares, targets)
+    ax = fig.axes[0]
+    assert ax.get_xlabel() == "Renewable share [%]"
+    marks = [c for c in ax.collections
+             if isinstance(c, plt.matplotlib.collections.PathCollection) and len(c.get_offsets()) == 1]
+    assert sorted(float(c.get_offsets()[0][0]) for c in marks) == pytest.approx([30.0, 30.0, 50.0])
+
+
+class _Links(HTMLParser):
+    """Collect ``href`` and ``src`` attributes of a page."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.targets: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        for key, value in attrs:
+            if key in ("href", "src") and value and not value.startswith("data:"):
+                self.targets.append(value)
+
+
+def _targets(page: Path) -> list[str]:
+    parser = _Links()
+    parser.feed(page.read_text(encoding="utf-8"))
+    return parser.targets
+
+
+def test_scenario_page_links_are_relative_and_resolve(site_tree: Path) -> None:
+    toy = site_tree / "solved_toy"
+    page = toy / "index.html"
+    html = page.read_text(encoding="utf-8")
+    targets = _targets(page)
+    assert "../index.html" in targets
+    for spec in report.SCENARIO_FIGURES:
+        assert f"figures/{spec.name}.png" in targets
+        assert escape(spec.caption) in html
+    for name in ("metrics.csv", "network.nc", "verdict.csv", "scenario.yaml", "run.json"):
+        assert name in targets
+    for target in targets:
+        assert not urlsplit(target).scheme and not target.startswith("/"), target
+        assert (toy / target).is_file(), target
+    assert "<span class=\"fail\">FAIL</span>" in html and "<span class=\"pass\">PASS</span>" in html
+
+
+def test_site_index_lists_complete_scenarios_only(site_tree: Path) -> None:
+    assert site.list_scenario_dirs(site_tree) == [site_tree / "second", site_tree / "solved_toy"]
+    page = site_tree / "index.html"
+    targets = _targets(page)
+    assert {"solved_toy/index.html", "second/index.html", "comparison/shares.png"} <= set(targets)
+    assert not any(t.startswith((".other", "broken", "nostatus")) for t in targets)
+    for target in targets:
+        assert not urlsplit(target).scheme and not target.startswith("/"), target
+        assert (site_tree / target).is_file(), target
+    html = page.read_text(encoding="utf-8")
+    assert html.count("<span class=\"fail\">FAIL</span>") == 2  # one failed target per scenario
+    for spec in report.COMPARISON_FIGURES:
+        assert escape(spec.caption) in html
+
+
+def test_site_index_without_results(tmp_path: Path) -> None:
+    page = site.write_site_index(tmp_path / "results")
+    assert "No completed scenario" in page.read_text(encoding="utf-8")
