@@ -12,6 +12,7 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from energy_model.checks import check_solution
 from energy_model.constraints import constraint_names, extra_functionality
 from energy_model.exceptions import InfeasibleError
 
@@ -77,6 +78,7 @@ def solve(
     *,
     log_file: Path | None = None,
     count_nonzeros: bool = False,
+    diagnose: bool = True,
 ) -> SolveResult:
     """Optimise the network for the scenario with HiGHS through linopy.
 
@@ -92,11 +94,18 @@ def solve(
         File for the solver log; ``None`` keeps HiGHS quiet.
     count_nonzeros
         Also count the non-zeros of the constraint matrix (costs a matrix build).
+    diagnose
+        On a non-optimal end, re-solve a relaxed copy
+        (:func:`energy_model.diagnose.diagnose_infeasibility`) and put its summary into the
+        error message.
 
     Raises
     ------
     InfeasibleError
-        When the termination condition is not ``optimal``.
+        When the termination condition is not ``optimal``; the message says where and when
+        the system falls short and which requirement cannot be met.
+    PhysicsCheckError
+        When the solution violates a physical invariant (:func:`energy_model.checks.check_solution`).
     """
     options: dict[str, Any] = dict(sc.solver.options)
     if log_file is not None:
@@ -126,12 +135,22 @@ def solve(
             f"scenario '{sc.name}': the optimisation ended with status '{status}' and "
             f"condition '{condition}', not optimal; no result was written"
         )
+        if diagnose:
+            from energy_model.diagnose import diagnose_infeasibility  # noqa: PLC0415
+
+            try:
+                diagnosis = diagnose_infeasibility(n, sc, project_root, condition=str(condition))
+                message = f"{message}. Diagnosis: {diagnosis.summary}"
+            except Exception as err:  # noqa: BLE001 - the original failure must be reported
+                logger.warning("diagnosis failed: %s: %s", type(err).__name__, err)
+                message = f"{message} (diagnosis failed: {type(err).__name__}: {err})"
         raise InfeasibleError(message, status=str(status), condition=str(condition))
 
     start = time.perf_counter()
     n.optimize.assign_solution()
     n.optimize.assign_duals(False)
     n.optimize.post_processing()
+    check_solution(n, sc)
     duals = {
         name: float(m.constraints[name].dual.values.item())
         for name in constraint_names(sc)
