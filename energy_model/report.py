@@ -273,14 +273,20 @@ def load_verdicts(result_dir: Path, run: dict[str, Any]) -> pd.DataFrame:
 
 
 def load_temperature(result_dir: Path) -> pd.Series | None:
-    """Hourly outdoor temperature [°C] saved with the results (``temperature.csv``), if any."""
+    """Hourly outdoor temperature [°C] saved with the results (``temperature.csv``), if any.
+
+    The file has the snapshot time in its first column and one or more temperature columns
+    [°C] (e.g. one per heating zone); several columns are averaged.
+    """
     path = result_dir / "temperature.csv"
     if not path.is_file():
         return None
     table = pd.read_csv(path, index_col=0, parse_dates=[0])
     if table.empty:
         return None
-    return table.iloc[:, 0].astype(float).rename("temperature_c")
+    if table.shape[1] > 1:
+        logger.info("temperature.csv: %d columns, their mean is drawn", table.shape[1])
+    return table.astype(float).mean(axis=1).rename("temperature_c")
 
 
 def load_scenario_results(result_dir: Path) -> ScenarioResults:

@@ -43,6 +43,13 @@ FILE_DESCRIPTIONS: dict[str, str] = {
     "network.nc": "solved PyPSA network (netCDF; open with pypsa.Network(path))",
     "temperature.csv": "hourly outdoor temperature used for heat demand [°C]",
     "log.txt": "log of the run",
+    "solver.log": "HiGHS solver log",
+}
+
+#: Tables at the top of ``results/`` written by ``energy-model compare`` (linked when present).
+ROOT_TABLES: dict[str, str] = {
+    "summary.csv": "one row per scenario: objective and system-wide metrics (units in the headers)",
+    "verdicts.csv": "verdicts of all scenarios (shares as fractions, margin in percentage points)",
 }
 
 STYLE = """
@@ -421,6 +428,11 @@ def write_site_index(results_root: Path) -> Path:
                 for href, text in tables if (root / href).is_file()]
         if rows:
             parts.append(_table(["File", "Content"], rows))
+    root_rows = [[f"<a href=\"{escape(name)}\">{escape(name)}</a>", escape(text)]
+                 for name, text in ROOT_TABLES.items() if (root / name).is_file()]
+    if dirs and root_rows:
+        parts.append("<h2 id=\"tables\">Tables</h2>")
+        parts.append(_table(["File", "Content"], root_rows))
 
     path = root / "index.html"
     path.write_text(_page("Zhangjiakou energy scenarios", "\n".join(parts)), encoding="utf-8")
