@@ -447,6 +447,42 @@ def _select(n: pypsa.Network, override: Override, key: str, file: Path | None) -
     return selected
 
 
+def _check_override_set(override: Override, attrs: pd.DataFrame, key: str, file: Path | None) -> None:
+    """A ``set`` value must be a number for a numeric attribute (not text or a boolean)."""
+    kind = str(attrs.at[override.attribute, "type"]) if override.attribute in attrs.index else ""
+    numeric = kind in {"float", "int"} or "static" in kind
+    value = override.set
+    if numeric and value is not None and (isinstance(value, bool) or not isinstance(value, int | float)):
+        msg = f"value {value!r} is not a number; '{override.attribute}' needs a number"
+        raise ScenarioError(msg, file=file, key=f"{key}.set")
+
+
+def _check_override_range(
+    n: pypsa.Network, override: Override, selected: pd.Index, key: str, file: Path | None
+) -> None:
+    """The changed values must stay in the attribute's range (as in the CSV checks)."""
+    component = n.components[override.component]
+    attribute = override.attribute
+    low, high = PU_RANGES.get(override.component, {}).get(attribute, (-np.inf, np.inf))
+    if attribute in NON_NEGATIVE:
+        low = max(low, 0.0)
+    if not (np.isfinite(low) or np.isfinite(high)):
+        return
+    values = [component.static.loc[selected, attribute]]
+    if attribute in component.dynamic:
+        series = component.dynamic[attribute]
+        values.append(series[selected.intersection(series.columns)].stack())
+    for value in values:
+        numbers = pd.to_numeric(value, errors="coerce").astype(float)
+        out = numbers.isna() | (numbers < low) | (numbers > high)
+        if out.any():
+            msg = (
+                f"the override makes {override.component} {attribute} "
+                f"{float(numbers[out].iloc[0]):g}, outside [{low:g}, {high:g}]"
+            )
+            raise ScenarioError(msg, file=file, key=key)
+
+
 def apply_override(
     n: pypsa.Network, override: Override, *, key: str = "overrides", file: Path | None = None
 ) -> pd.Index:
@@ -483,12 +519,14 @@ def apply_override(
         if len(in_series):
             series.loc[:, in_series] = series.loc[:, in_series] * override.scale
     else:
+        _check_override_set(override, attrs, key, file)
         if len(in_series):
             dynamic[attribute] = series.drop(columns=in_series)
         value = override.set
         if attribute not in static.columns:
             static[attribute] = attrs.at[attribute, "default"]
         static.loc[selected, attribute] = value
+    _check_override_range(n, override, selected, key, file)
     logger.info(
         "override %s: %s.%s %s on %d component(s)",
         key,
