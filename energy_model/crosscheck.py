@@ -22,7 +22,8 @@ hours) and :math:`w^g_t` (generators: energy of global constraints), all in h.
 
 subject to
 
-* generators :math:`\underline{\pi}_{g,t} P_g \le p_{g,t} \le \bar\pi_{g,t} P_g`;
+* generators :math:`\underline{\pi}_{g,t} P_g \le p_{g,t} \le \bar\pi_{g,t} P_g` and
+  :math:`e^{min}_g \le \sum_t w^g_t p_{g,t} \le e^{max}_g` (``e_sum_min/max``, MWh);
 * links :math:`\underline{\pi}_{l,t} P_l \le p_{l,t} \le \bar\pi_{l,t} P_l` (``p`` withdrawn at
   ``bus0``, :math:`\eta^k_{l,t} p_{l,t}` delivered at ``bus<k>``);
 * storage units :math:`0 \le p^d \le \bar\pi P`, :math:`0 \le p^{st} \le -\underline\pi P`,
@@ -98,8 +99,6 @@ _UNSUPPORTED_STATIC: dict[str, tuple[str, ...]] = {
         "p_nom_mod",
         "p_nom_set",
         "p_set",
-        "e_sum_min",
-        "e_sum_max",
         "overnight_cost",
     ),
     "Link": (
@@ -362,6 +361,16 @@ class _Builder:
                     self.cost_terms.append(self.w_obj[t] * cost[t, j] * m.gen_p[g, t])
         k = _capital_cost(static)
         self.capex_terms += [k[g] * P[g] for g in ext if k[g] != 0]
+        # energy over the horizon, weighted by the generators weighting
+        m.gen_energy_limits = pyo.ConstraintList()
+        for attr in ("e_sum_min", "e_sum_max"):
+            if attr not in static.columns:
+                continue
+            for g, limit in static[attr].astype(float).items():
+                if not np.isfinite(limit):
+                    continue
+                energy = pyo.quicksum(self.w_gen[t] * m.gen_p[g, t] for t in T)
+                m.gen_energy_limits.add(energy >= limit if attr == "e_sum_min" else energy <= limit)
         self.gen_names = names
 
     def add_loads(self) -> None:

@@ -192,3 +192,11 @@ def test_segment_objective_approaches_hourly_as_segments_grow() -> None:
         errors.append(abs(_solve(n) / reference - 1))
     assert errors[1] < errors[0]
     assert errors[1] < 0.05
+
+
+def test_sparse_ward_segmentation_equals_tsam() -> None:
+    """The default engine reproduces ``tsam.aggregate``'s segments exactly."""
+    n = _toy_network(hours=240)
+    ours = compute_segment_map(n, 30)
+    theirs = compute_segment_map(n, 30, engine="tsam")
+    pd.testing.assert_series_equal(ours, theirs)

@@ -1,0 +1,455 @@
+"""Benchmarks: end-to-end run times, solver tuning, time aggregation and the Pyomo cross-check.
+
+Every case runs in a fresh Python process, so that its peak memory (``ru_maxrss`` of that
+process, HiGHS included) and its timings do not depend on the cases before it. Figures are
+printed and written to ``benchmarks/output/<study>.csv`` (git-ignored). Nothing here asserts on
+time; the targets are discussed in ``docs/performance.md``.
+
+Studies
+-------
+``e2e`` (default)
+    ``energy-model run`` of each shipped scenario into a temporary results folder: LP size
+    (variables, constraints, non-zeros), stage timings from ``run.json`` (load, build, solve,
+    post-processing, metrics, write, report), total wall time, peak memory, total / solver time.
+``tuning``
+    One scenario solved with several HiGHS option sets (simplex, IPM with/without crossover,
+    presolve off, one thread, HiPO ...): build / solve / post time, objective, peak memory.
+``aggregation``
+    One scenario at several time resolutions (``resample`` hours, ``segment`` counts), each
+    compared with the hourly run: speed-up and error in objective, renewable share, curtailment
+    and corridor flows.
+``crosscheck``
+    Model build time linopy vs Pyomo on the same network (and the objective comparison).
+
+Examples
+--------
+``python benchmarks/run_benchmarks.py``  (all shipped scenarios, end to end)
+``python benchmarks/run_benchmarks.py --scenarios plan-2022 --study tuning``
+``python benchmarks/run_benchmarks.py --scenarios plan-2022 --study aggregation
+--aggregation resample:3 segment:876``
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parent.parent
+OUTPUT = ROOT / "benchmarks" / "output"
+RESULT_PREFIX = "BENCHMARK-RESULT "
+
+#: HiGHS option sets of the tuning study (``threads`` is added from ``--threads``).
+TUNING: dict[str, dict[str, Any]] = {
+    "ipm_nocrossover": {"solver": "ipm", "run_crossover": "off"},
+    "ipm_crossover": {"solver": "ipm", "run_crossover": "on"},
+    "ipm_nocrossover_presolve_off": {"solver": "ipm", "run_crossover": "off", "presolve": "off"},
+    "ipm_nocrossover_1thread": {"solver": "ipm", "run_crossover": "off", "threads": 1},
+    "hipo": {"solver": "hipo", "run_crossover": "off"},
+    "dual_simplex": {"solver": "simplex", "simplex_strategy": 1},
+    "simplex_parallel": {"solver": "simplex", "simplex_strategy": 2, "parallel": "on"},
+    "pdlp": {"solver": "pdlp"},
+}
+#: Time resolutions of the aggregation study (``hourly`` is always run as the reference).
+AGGREGATION = [
+    "resample:2",
+    "resample:3",
+    "resample:4",
+    "resample:6",
+    "resample:12",
+    "segment:4380",
+    "segment:2190",
+    "segment:1460",
+    "segment:876",
+    "segment:438",
+]
+
+
+# ---------------------------------------------------------------------------------------------
+# Child process: one measured case
+# ---------------------------------------------------------------------------------------------
+
+
+def _peak_memory_mb() -> float:
+    """Peak resident memory of this process so far [MB] (Linux reports KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _configure_child() -> None:
+    import logging  # noqa: PLC0415
+
+    import pypsa  # noqa: PLC0415
+
+    pypsa.options.api.legacy_string_dtype = False
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+    for name in ("pypsa", "linopy", "pyomo"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+
+
+def _count_nonzeros(scenario_path: Path) -> int:
+    """Rebuild the scenario's LP and count the non-zeros of its constraint matrix."""
+    from energy_model.constraints import extra_functionality  # noqa: PLC0415
+    from energy_model.network import apply_scenario, load_network  # noqa: PLC0415
+    from energy_model.scenario import load_scenario, resolve_project_path  # noqa: PLC0415
+
+    sc = load_scenario(scenario_path)
+    n = load_network(resolve_project_path(scenario_path, sc.network), sc.allow_custom_columns)
+    apply_scenario(n, sc, file=scenario_path)
+    m = n.optimize.create_model(include_objective_constant=False)
+    extra_functionality(sc, ROOT)(n, n.snapshots)
+    return int(m.matrices.A.nnz)
+
+
+def child_e2e(case: dict[str, Any]) -> dict[str, Any]:
+    """``energy-model run`` of one scenario into a temporary results folder."""
+    from energy_model.cli import run_scenario  # noqa: PLC0415
+
+    scenario_path = ROOT / "scenarios" / f"{case['scenario']}.yaml"
+    start = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
+        bundle = run_scenario(scenario_path, ROOT, Path(tmp))
+        wall = time.perf_counter() - start
+        peak = _peak_memory_mb()
+        run = json.loads((bundle / "run.json").read_text(encoding="utf-8"))
+    timings = run["timings_s"]
+    out: dict[str, Any] = {
+        "scenario": case["scenario"],
+        "snapshots": run.get("snapshots"),
+        "variables": run["lp_size"].get("variables"),
+        "constraints": run["lp_size"].get("constraints"),
+        "objective": run["objective"],
+        **{f"t_{stage}_s": seconds for stage, seconds in timings.items()},
+        "wall_s": wall,
+        "peak_memory_mb": peak,
+    }
+    out["outside_solver_pct"] = 100 * (1 - timings["solve"] / timings["total"])
+    out["total_over_solver"] = timings["total"] / timings["solve"]
+    if case.get("nonzeros", True):
+        out["nonzeros"] = _count_nonzeros(scenario_path)
+    return out
+
+
+def _summaries(n: Any, sc: Any, result: Any) -> dict[str, Any]:
+    """Quantities compared across time resolutions."""
+    from energy_model.accounting import compute_verdicts  # noqa: PLC0415
+    from energy_model.metrics import compute_metrics  # noqa: PLC0415
+
+    metrics = compute_metrics(n, sc, result, ROOT)
+    out: dict[str, Any] = {"objective": result.objective}
+    if sc.targets:
+        verdicts = compute_verdicts(metrics, sc)
+        out["renewable_share_pct"] = 100 * float(verdicts["achieved_share"].iloc[0])
+    renewable = set(sc.accounting.renewable_carriers)
+    curtailment = metrics[(metrics["metric"] == "curtailment") & metrics["carrier"].isin(renewable)]
+    out["curtailment_twh"] = float(curtailment["value"].sum())
+    exports = metrics[metrics["metric"] == "export"].groupby("variant")["value"].sum()
+    imports = metrics[metrics["metric"] == "import"].groupby("variant")["value"].sum()
+    out["corridors_twh"] = {k: float(exports.get(k, 0.0) - imports.get(k, 0.0)) for k in exports.index}
+    return out
+
+
+def child_solve(case: dict[str, Any]) -> dict[str, Any]:
+    """Load, apply (optionally another time resolution / solver options), solve, summarise."""
+    from energy_model.network import apply_scenario, load_network  # noqa: PLC0415
+    from energy_model.scenario import (  # noqa: PLC0415
+        SolverConfig,
+        TimeResolution,
+        load_scenario,
+        resolve_project_path,
+    )
+    from energy_model.solve import solve  # noqa: PLC0415
+    from energy_model.timeseries import apply_time_resolution  # noqa: PLC0415
+
+    scenario_path = ROOT / "scenarios" / f"{case['scenario']}.yaml"
+    start = time.perf_counter()
+    sc = load_scenario(scenario_path)
+    update: dict[str, Any] = {"time": TimeResolution()}
+    if case.get("options") is not None:
+        update["solver"] = SolverConfig(options=case["options"])
+    sc = sc.model_copy(update=update)
+    n = load_network(resolve_project_path(scenario_path, sc.network), sc.allow_custom_columns)
+    apply_scenario(n, sc, file=scenario_path)
+    t_load = time.perf_counter() - start
+    mark = time.perf_counter()
+    time_resolution = TimeResolution(**case.get("time", {"method": "hourly"}))
+    apply_time_resolution(n, time_resolution)
+    t_aggregate = time.perf_counter() - mark
+    result = solve(n, sc, ROOT, count_nonzeros=case.get("nonzeros", False))
+    mark = time.perf_counter()
+    summary = _summaries(n, sc, result)
+    t_metrics = time.perf_counter() - mark
+    return {
+        "scenario": case["scenario"],
+        "label": case.get("label", ""),
+        "snapshots": len(n.snapshots),
+        **result.lp_size,
+        "t_load_s": t_load,
+        "t_aggregate_s": t_aggregate,
+        **{f"t_{k}_s": v for k, v in result.timings.items()},
+        "t_metrics_s": t_metrics,
+        "wall_s": time.perf_counter() - start,
+        "peak_memory_mb": _peak_memory_mb(),
+        "options": json.dumps(result.solver_options, sort_keys=True),
+        **summary,
+    }
+
+
+def child_crosscheck(case: dict[str, Any]) -> dict[str, Any]:
+    """Build times linopy vs Pyomo and objectives on one scenario (optionally aggregated)."""
+    from energy_model.crosscheck import run_crosscheck  # noqa: PLC0415
+    from energy_model.network import apply_scenario, load_network  # noqa: PLC0415
+    from energy_model.scenario import TimeResolution, load_scenario, resolve_project_path  # noqa: PLC0415
+
+    scenario_path = ROOT / "scenarios" / f"{case['scenario']}.yaml"
+    sc = load_scenario(scenario_path)
+    sc = sc.model_copy(update={"time": TimeResolution(**case.get("time", {"method": "hourly"}))})
+    n = load_network(resolve_project_path(scenario_path, sc.network), sc.allow_custom_columns)
+    apply_scenario(n, sc, file=scenario_path)
+    result = run_crosscheck(n, sc, ROOT, check_feasibility=case.get("feasibility", False))
+    return {
+        "scenario": case["scenario"],
+        "label": case.get("label", ""),
+        "snapshots": len(n.snapshots),
+        "objective_pypsa": result.objective_pypsa,
+        "objective_pyomo": result.objective_pyomo,
+        "rel_diff": result.rel_diff,
+        "max_dispatch_diff": result.max_dispatch_diff,
+        "pypsa_max_violation": result.pypsa_max_violation,
+        "build_linopy_s": result.build_seconds["linopy"],
+        "build_pyomo_s": result.build_seconds["pyomo"],
+        "solve_linopy_s": result.solve_seconds["linopy"],
+        "solve_pyomo_s": result.solve_seconds["pyomo"],
+        "variables_linopy": result.lp_size["linopy"]["variables"],
+        "variables_pyomo": result.lp_size["pyomo"]["variables"],
+        "peak_memory_mb": _peak_memory_mb(),
+        "ok": result.ok,
+    }
+
+
+CHILDREN = {"e2e": child_e2e, "solve": child_solve, "crosscheck": child_crosscheck}
+
+
+def run_child(spec: str) -> None:
+    """Entry point of a child process: run one case and print its result as JSON."""
+    case = json.loads(spec)
+    _configure_child()
+    result = CHILDREN[case["kind"]](case)
+    sys.stdout.write(RESULT_PREFIX + json.dumps(result, default=float) + "\n")
+
+
+# ---------------------------------------------------------------------------------------------
+# Parent: schedule cases, collect, print, write CSV
+# ---------------------------------------------------------------------------------------------
+
+
+def run_case(case: dict[str, Any], timeout: float) -> dict[str, Any]:
+    """Run one case in a fresh interpreter; return its result with load and process wall time."""
+    load_before = os.getloadavg()[0]
+    start = time.perf_counter()
+    proc = subprocess.run(  # noqa: S603
+        [sys.executable, str(Path(__file__).resolve()), "--child", json.dumps(case)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=ROOT,
+        check=False,
+    )
+    process_wall = time.perf_counter() - start
+    lines = [line for line in proc.stdout.splitlines() if line.startswith(RESULT_PREFIX)]
+    if proc.returncode != 0 or not lines:
+        tail = " | ".join(proc.stderr.strip().splitlines()[-3:])
+        return {**case, "error": f"exit {proc.returncode}: {tail}", "process_wall_s": process_wall}
+    result = json.loads(lines[-1][len(RESULT_PREFIX) :])
+    result["process_wall_s"] = process_wall
+    result["load_avg_before"] = load_before
+    result["load_avg_after"] = os.getloadavg()[0]
+    return result
+
+
+def _parse_time(spec: str) -> dict[str, Any]:
+    method, _, value = spec.partition(":")
+    if method == "hourly":
+        return {"method": "hourly"}
+    if method == "resample":
+        return {"method": "resample", "hours": int(value)}
+    if method == "segment":
+        return {"method": "segment", "segments": int(value)}
+    msg = f"unknown time resolution '{spec}' (use hourly, resample:<hours> or segment:<n>)"
+    raise SystemExit(msg)
+
+
+def _write(table: pd.DataFrame, study: str, output: Path) -> Path:
+    output.mkdir(parents=True, exist_ok=True)
+    stamp = time.strftime("%Y%m%dT%H%M%S")
+    path = output / f"{study}-{stamp}.csv"
+    table.to_csv(path, index=False, float_format="%.6g")
+    table.to_csv(output / f"{study}-latest.csv", index=False, float_format="%.6g")
+    return path
+
+
+def _show(table: pd.DataFrame, columns: list[str], title: str) -> None:
+    present = [c for c in columns if c in table.columns]
+    with pd.option_context("display.width", 200, "display.max_columns", 30, "display.precision", 3):
+        print(f"\n== {title}")
+        print(table[present].to_string(index=False))
+
+
+def study_e2e(scenarios: list[str], args: argparse.Namespace) -> pd.DataFrame:
+    rows = []
+    for name in scenarios:
+        print(f"[e2e] {name} ...", flush=True)
+        rows.append(run_case({"kind": "e2e", "scenario": name, "nonzeros": not args.no_nonzeros}, args.timeout))
+    table = pd.DataFrame(rows)
+    _show(
+        table,
+        ["scenario", "snapshots", "variables", "constraints", "nonzeros", "t_load_and_validate_s",
+         "t_build_s", "t_solve_s", "t_post_s", "t_metrics_s", "t_write_s", "t_report_s", "t_total_s",
+         "outside_solver_pct", "total_over_solver", "peak_memory_mb", "load_avg_before", "error"],
+        "end to end (energy-model run), seconds / MB",
+    )
+    return table
+
+
+def study_tuning(scenarios: list[str], args: argparse.Namespace) -> pd.DataFrame:
+    rows = []
+    for name in scenarios:
+        for label, options in TUNING.items():
+            if args.options and label not in args.options:
+                continue
+            full = {"threads": args.threads, **options}
+            print(f"[tuning] {name} {label} ...", flush=True)
+            case = {"kind": "solve", "scenario": name, "label": label, "options": full}
+            rows.append(run_case(case, args.timeout))
+    table = pd.DataFrame(rows)
+    if "objective" in table.columns:
+        best = table.groupby("scenario")["objective"].transform("min")
+        table["objective_rel_gap"] = table["objective"] / best - 1
+    _show(
+        table,
+        ["scenario", "label", "t_build_s", "t_solve_s", "t_post_s", "wall_s", "objective",
+         "objective_rel_gap", "peak_memory_mb", "load_avg_before", "error"],
+        "HiGHS option sets",
+    )
+    return table
+
+
+def study_aggregation(scenarios: list[str], args: argparse.Namespace) -> pd.DataFrame:
+    settings = ["hourly", *[s for s in args.aggregation if s != "hourly"]]
+    rows = []
+    for name in scenarios:
+        for spec in settings:
+            print(f"[aggregation] {name} {spec} ...", flush=True)
+            case = {"kind": "solve", "scenario": name, "label": spec, "time": _parse_time(spec)}
+            rows.append(run_case(case, args.timeout))
+    table = pd.DataFrame(rows)
+    if "error" in table.columns and table["error"].notna().all():
+        _show(table, ["scenario", "label", "error"], "time aggregation (all failed)")
+        return table
+    out = []
+    for name, group in table.groupby("scenario", sort=False):
+        reference = group[group["label"] == "hourly"].iloc[0]
+        ref_time = reference["t_build_s"] + reference["t_solve_s"]
+        ref_total = reference["wall_s"]
+        for _, r in group.iterrows():
+            row = r.to_dict()
+            if pd.isna(r.get("objective")):
+                out.append(row)
+                continue
+            row["speedup_build_solve"] = ref_time / (r["t_build_s"] + r["t_solve_s"])
+            row["speedup_wall"] = ref_total / r["wall_s"]
+            row["objective_err_pct"] = 100 * (r["objective"] / reference["objective"] - 1)
+            if "renewable_share_pct" in r and pd.notna(r["renewable_share_pct"]):
+                row["share_err_pp"] = r["renewable_share_pct"] - reference["renewable_share_pct"]
+            row["curtailment_err_twh"] = r["curtailment_twh"] - reference["curtailment_twh"]
+            ref_corr, corr = reference["corridors_twh"], r["corridors_twh"]
+            diffs = {k: corr.get(k, 0.0) - v for k, v in ref_corr.items()}
+            worst = max(diffs, key=lambda k: abs(diffs[k])) if diffs else ""
+            row["corridor_max_err_twh"] = diffs.get(worst, 0.0) if worst else 0.0
+            row["corridor_max_err_pct"] = (
+                100 * diffs[worst] / ref_corr[worst] if worst and abs(ref_corr[worst]) > 1e-9 else 0.0
+            )
+            row["corridor_worst"] = worst
+            out.append(row)
+    result = pd.DataFrame(out)
+    result["corridors_twh"] = result["corridors_twh"].map(json.dumps)
+    _show(
+        result,
+        ["scenario", "label", "snapshots", "t_aggregate_s", "t_build_s", "t_solve_s", "wall_s",
+         "speedup_build_solve", "speedup_wall", "objective_err_pct", "share_err_pp",
+         "curtailment_twh", "curtailment_err_twh", "corridor_max_err_twh", "corridor_max_err_pct",
+         "corridor_worst", "peak_memory_mb", "load_avg_before", "error"],
+        "time aggregation vs hourly",
+    )
+    return result
+
+
+def study_crosscheck(scenarios: list[str], args: argparse.Namespace) -> pd.DataFrame:
+    rows = []
+    for name in scenarios:
+        for spec in args.crosscheck_time:
+            print(f"[crosscheck] {name} {spec} ...", flush=True)
+            case = {"kind": "crosscheck", "scenario": name, "label": spec, "time": _parse_time(spec)}
+            rows.append(run_case(case, args.timeout))
+    table = pd.DataFrame(rows)
+    _show(
+        table,
+        ["scenario", "label", "snapshots", "build_linopy_s", "build_pyomo_s", "solve_linopy_s",
+         "solve_pyomo_s", "objective_pypsa", "objective_pyomo", "rel_diff", "ok", "peak_memory_mb",
+         "load_avg_before", "error"],
+        "linopy vs Pyomo (same network, same HiGHS options with crossover)",
+    )
+    return table
+
+
+def shipped_scenarios() -> list[str]:
+    return sorted(p.stem for p in (ROOT / "scenarios").glob("*.yaml"))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--scenarios", nargs="+", help="scenario names (default: all in scenarios/)")
+    parser.add_argument(
+        "--study",
+        nargs="+",
+        choices=["e2e", "tuning", "aggregation", "crosscheck"],
+        default=["e2e"],
+        help="which studies to run (default: e2e)",
+    )
+    parser.add_argument("--aggregation", nargs="+", default=AGGREGATION,
+                        help="time resolutions for the aggregation study, e.g. resample:3 segment:876")
+    parser.add_argument("--options", nargs="+", help=f"subset of tuning option sets: {', '.join(TUNING)}")
+    parser.add_argument("--threads", type=int, default=2, help="HiGHS threads in the tuning study")
+    parser.add_argument("--crosscheck-time", nargs="+", default=["hourly"],
+                        help="time resolutions for the cross-check study")
+    parser.add_argument("--no-nonzeros", action="store_true", help="skip counting non-zeros (e2e)")
+    parser.add_argument("--timeout", type=float, default=1800, help="per case [s]")
+    parser.add_argument("--output", type=Path, default=OUTPUT)
+    args = parser.parse_args(argv)
+    if args.child:
+        run_child(args.child)
+        return 0
+    scenarios = args.scenarios or shipped_scenarios()
+    print(f"benchmarks on {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}; scenarios {scenarios}")
+    studies = {"e2e": study_e2e, "tuning": study_tuning, "aggregation": study_aggregation,
+               "crosscheck": study_crosscheck}
+    failed = False
+    for study in args.study:
+        table = studies[study](scenarios, args)
+        path = _write(table, study, args.output)
+        print(f"wrote {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}")
+        failed |= "error" in table.columns and table["error"].notna().any()
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
