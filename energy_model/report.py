@@ -37,6 +37,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 import yaml  # noqa: E402
+from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: E402
 from matplotlib.colors import is_color_like, to_hex  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.ticker import FuncFormatter, PercentFormatter  # noqa: E402
@@ -57,6 +58,11 @@ ELECTRIC_BUS_CARRIERS = ("AC", "DC", "electricity")
 ATTRIBUTIONS = ("pro_rata", "local_first", "export_first")
 #: Months of the winter and summer example weeks.
 SEASON_MONTHS = {"winter": (12, 1, 2), "summer": (6, 7, 8)}
+#: Absolute tolerance below which a power [MW] or energy [MWh] value counts as zero (solver noise,
+#: e.g. of an interior-point solve without crossover).
+ABS_TOL = 1e-3
+#: Relative tolerance (to the largest value of a panel) below which a bar or series is dropped.
+REL_TOL = 1e-5
 #: Figure formats written for every figure.
 FORMATS = ("png", "svg")
 #: Resolution of PNG files [dots per inch].
@@ -105,8 +111,9 @@ SCENARIO_FIGURES: tuple[FigureSpec, ...] = (
     FigureSpec(
         "capacity",
         "Installed capacity",
-        "Optimal installed capacity by carrier: power capacity of generators, links and storage "
-        "units [GW] (left) and energy capacity of storage units and stores [GWh] (right), all buses.",
+        "Optimal installed capacity by carrier at the local buses: power capacity of generators, "
+        "links (counted at the bus named in the metrics) and storage units [GW] (top) and energy "
+        "capacity of storage units and stores [GWh] (bottom).",
     ),
     FigureSpec(
         "energy_balance",
@@ -200,7 +207,8 @@ COMPARISON_FIGURES: tuple[FigureSpec, ...] = (
     FigureSpec(
         "capacity",
         "Installed capacity",
-        "Optimal installed power capacity by carrier, scenarios side by side [GW].",
+        "Optimal installed power capacity by carrier at the local buses, scenarios side by side "
+        "[GW].",
     ),
 )
 
@@ -320,6 +328,29 @@ def load_scenario_results(result_dir: Path) -> ScenarioResults:
 def fallback_color(carrier: str) -> str:
     """Fixed colour of a carrier without a ``color`` (same id → same colour everywhere)."""
     return FALLBACK_PALETTE[zlib.crc32(carrier.encode("utf-8")) % len(FALLBACK_PALETTE)]
+
+
+def load_bus_table(path: Path) -> pd.DataFrame:
+    """The buses (``carrier``, ``location``) of a saved netCDF network, read alone."""
+    import xarray as xr  # noqa: PLC0415 - only needed here
+
+    with xr.open_dataset(path) as ds:
+        if "buses_i" not in ds.variables:
+            return pd.DataFrame(columns=["carrier", "location"])
+        index = pd.Index([str(b) for b in ds["buses_i"].values], name="name")
+        table = pd.DataFrame(index=index)
+        for column in ("carrier", "location"):
+            variable = f"buses_{column}"
+            table[column] = [str(v) for v in ds[variable].values] if variable in ds else ""
+    return table
+
+
+def local_bus_ids(buses: pd.DataFrame, region: str) -> list[str]:
+    """Local buses of a bus table (same rule as :func:`local_buses`)."""
+    location = buses["location"].fillna("").astype(str).replace("nan", "")
+    if (location == "").all():
+        return list(buses.index)
+    return list(buses.index[location == region])
 
 
 def load_carrier_table(path: Path) -> pd.DataFrame:
@@ -514,20 +545,33 @@ def expand_to_hours(frame: pd.DataFrame, hours: pd.Series) -> pd.DataFrame:
     return out
 
 
-def break_gaps(frame: pd.DataFrame, hours: pd.Series) -> pd.DataFrame:
-    """Insert a NaN row after snapshots followed by a gap, so lines are not drawn across it."""
+def break_gaps(frame: pd.DataFrame, hours: pd.Series, *, steps: bool = False) -> pd.DataFrame:
+    """Prepare snapshot data for line or step plots over time.
+
+    Inserts a NaN row after snapshots followed by a gap, so lines are not drawn across it.
+    With ``steps=True`` (for ``step="post"`` drawing) the last value of each contiguous run is
+    repeated at the run's end, so the last snapshot is drawn over its full duration.
+    """
     times = _timestamps(frame.index)
-    if len(times) < 2:
-        return frame
+    out = frame.copy()
+    out.index = times
+    if len(times) == 0:
+        return out
     duration = pd.to_timedelta(hours.reindex(frame.index).to_numpy(), unit="h")
     ends = times + duration
     gaps = np.flatnonzero(ends[:-1] < times[1:])
-    out = frame.copy()
-    out.index = times
-    if len(gaps) == 0:
+    parts = [out]
+    if steps:
+        last = np.append(gaps, len(times) - 1)
+        closing = frame.iloc[last].copy()
+        closing.index = ends[last]
+        parts.append(closing)
+    if len(gaps):
+        parts.append(pd.DataFrame(np.nan, index=ends[gaps] + pd.Timedelta(seconds=1) if steps else ends[gaps],
+                                  columns=frame.columns))
+    if len(parts) == 1:
         return out
-    filler = pd.DataFrame(np.nan, index=ends[gaps], columns=frame.columns)
-    return pd.concat([out, filler]).sort_index()
+    return pd.concat(parts).sort_index(kind="stable")
 
 
 def duration_curve(values: pd.Series, hours: pd.Series) -> tuple[np.ndarray, np.ndarray]:
@@ -549,7 +593,9 @@ def duration_curve(values: pd.Series, hours: pd.Series) -> tuple[np.ndarray, np.
 def _new_figure(width: float = 7.5, height: float = 4.5, **kwargs: Any) -> Figure:
     """A figure attached to the Agg canvas, with constrained layout, outside pyplot."""
     apply_theme()
-    return Figure(figsize=(width, height), layout="constrained", **kwargs)
+    fig = Figure(figsize=(width, height), layout="constrained", **kwargs)
+    FigureCanvasAgg(fig)
+    return fig
 
 
 _THEME_APPLIED = False
@@ -571,8 +617,10 @@ def _legend_below(fig: Figure, ax: Axes, ncol: int = 4, **kwargs: Any) -> None:
     if ax.get_legend() is not None:
         ax.get_legend().remove()
     if handles:
-        fig.legend(handles, labels, loc="outside lower center", ncol=min(ncol, len(labels)),
-                   frameon=False, **kwargs)
+        longest = max(len(label) for label in labels)
+        fits = max(1, int(fig.get_figwidth() * 12 / (longest + 5)))  # ~12 legend characters per inch
+        fig.legend(handles, labels, loc="outside lower center", ncol=max(1, min(ncol, len(labels), fits)),
+                   frameon=False, fontsize="small", **kwargs)
 
 
 def _thousands(value: float, _pos: int) -> str:
@@ -630,7 +678,9 @@ def bus_power_balance(n: pypsa.Network, buses: pd.Index) -> pd.DataFrame:
         return pd.DataFrame(index=snapshots)
     balance = pd.concat(parts, axis=1)
     balance = balance.T.groupby(level=0).sum().T
-    return balance.loc[:, balance.abs().max() > 1e-6]
+    balance = balance.where(balance.abs() > ABS_TOL, 0.0)  # solver noise -> 0
+    peaks = _significant(balance.abs().max())
+    return balance.loc[:, list(peaks.index)]
 
 
 def select_week(n: pypsa.Network, season: str, buses: pd.Index) -> pd.Index:
@@ -716,53 +766,78 @@ def corridor_carrier(n: pypsa.Network, name: str) -> str:
 # ---------------------------------------------------------------------------------------------
 
 
-def storage_energy_capacity(n: pypsa.Network) -> pd.Series:
-    """Energy capacity of storage units (``p_nom_opt × max_hours``) and stores (``e_nom_opt``) by carrier [MWh]."""
+def _significant(values: pd.Series, scale: float | None = None) -> pd.Series:
+    """Values whose magnitude exceeds :data:`ABS_TOL` and :data:`REL_TOL` × the largest one."""
+    if values.empty:
+        return values
+    top = float(values.abs().max()) if scale is None else scale
+    return values[values.abs() > max(ABS_TOL, REL_TOL * top)]
+
+
+def storage_energy_capacity(n: pypsa.Network, buses: Iterable[str] | None = None) -> pd.Series:
+    """Energy capacity of storage units (``p_nom_opt × max_hours``) and stores (``e_nom_opt``) by carrier [MWh].
+
+    Parameters
+    ----------
+    buses
+        Only components at these buses (e.g. the local buses); all when ``None``.
+    """
     parts = []
-    if not n.storage_units.empty:
-        su = n.storage_units
+    su = n.storage_units
+    st = n.stores
+    if buses is not None:
+        keep = set(buses)
+        su = su[su.bus.isin(keep)]
+        st = st[st.bus.isin(keep)]
+    if not su.empty:
         parts.append((su.p_nom_opt * su.max_hours).groupby(su.carrier.astype(str)).sum())
-    if not n.stores.empty:
-        parts.append(n.stores.e_nom_opt.groupby(n.stores.carrier.astype(str)).sum())
+    if not st.empty:
+        parts.append(st.e_nom_opt.groupby(st.carrier.astype(str)).sum())
     if not parts:
         return pd.Series(dtype=float)
     return pd.concat(parts).groupby(level=0).sum()
 
 
 def plot_capacity(
-    metrics: pd.DataFrame, styles: pd.DataFrame, storage_energy: pd.Series | None = None
+    metrics: pd.DataFrame,
+    styles: pd.DataFrame,
+    storage_energy: pd.Series | None = None,
+    local: Iterable[str] | None = None,
 ) -> Figure:
     """Installed power capacity by carrier [GW] and storage energy capacity [GWh].
 
     Parameters
     ----------
     metrics
-        Tidy metrics; rows ``capacity`` (power, convertible to GW) are used. Rows of carriers
-        that appear in ``storage_energy`` and are stores (energy units) are left out of the
-        power panel.
+        Tidy metrics; rows ``capacity`` in power units are used, except rows of stores
+        (``variant == "Store"``, whose capacity is energy).
     styles
         Carrier display names and colours (:func:`load_carrier_styles`).
     storage_energy
         Energy capacity by carrier [MWh] (:func:`storage_energy_capacity`), optional.
+    local
+        Keep only rows whose ``bus`` is one of these (the local buses; a link counts at the bus
+        the metrics name); all rows when ``None``.
     """
     rows = metric_values(metrics, "capacity")
     rows = rows[rows["unit"].map(lambda u: _UNIT_FACTORS.get(str(u), ("", 0))[0] == "power")]
-    rows = metric_values(rows, "capacity", "GW")
+    if local is not None and "bus" in rows:
+        rows = rows[rows["bus"].isin(set(local)) | (rows["bus"] == "")]
+    rows = metric_values(rows, "capacity", "MW")
     if "variant" in rows:
         rows = rows[rows["variant"].astype(str) != "Store"]
-    power = rows.groupby("carrier")["value"].sum()
-    power = power[power.abs() > 1e-9]
-    energy = (storage_energy / 1e3) if storage_energy is not None else pd.Series(dtype=float)
-    energy = energy[energy.abs() > 1e-9]
+    power = _significant(rows.groupby("carrier")["value"].sum()) / 1e3
+    energy = storage_energy if storage_energy is not None else pd.Series(dtype=float)
+    energy = _significant(energy) / 1e3
     if power.empty and energy.empty:
         msg = "no capacity rows in the metrics"
         raise MissingDataError(msg)
     panels = [(power, "Power capacity [GW]")] if not power.empty else []
     if not energy.empty:
         panels.append((energy, "Storage energy capacity [GWh]"))
-    ratios = [max(len(p[0]), 1) for p in panels]
-    fig = _new_figure(7.5, 0.35 * max(ratios) + 1.6)
-    axes = fig.subplots(1, len(panels), squeeze=False, width_ratios=[1] * len(panels))[0]
+    heights = [len(values) + 1.5 for values, _ in panels]
+    fig = _new_figure(7.5, 0.8 + 0.28 * sum(heights))
+    axes = fig.subplots(len(panels), 1, squeeze=False, height_ratios=heights)[:, 0]
     for ax, (values, label) in zip(axes, panels, strict=True):
         order = carrier_order(values.index, styles)
         names = [display_name(c, styles) for c in order]
@@ -773,8 +848,9 @@ def plot_capacity(
         for y, value in enumerate(values.reindex(order).to_numpy()):
             ax.annotate(f"{value:,.2f}", (value, y), xytext=(3, 0), textcoords="offset points",
                         va="center", fontsize="x-small")
-        ax.margins(x=0.18)
-    fig.suptitle("Installed capacity by carrier")
+        ax.margins(x=0.12)
+    fig.suptitle("Installed capacity by carrier (local buses)" if local is not None else
+                 "Installed capacity by carrier")
     return fig
 
 
@@ -816,12 +892,24 @@ def plot_energy_balance(
     else:
         rows = rows.assign(panel="")
     panels = sorted(rows["panel"].unique(), key=lambda p: (p not in ELECTRIC_BUS_CARRIERS, p))
-    fig = _new_figure(8.0, 1.6 + 0.32 * max(rows.groupby("panel")["carrier"].nunique().max(), 2))
-    axes = fig.subplots(1, len(panels), squeeze=False)[0]
-    for ax, panel in zip(axes, panels, strict=True):
+    contents = {}
+    for panel in panels:
         part = rows[rows["panel"] == panel]
+        scale = float(part["value"].abs().max()) if not part.empty else 0.0
         positive = part[part["value"] > 0].groupby("carrier")["value"].sum()
         negative = part[part["value"] < 0].groupby("carrier")["value"].sum()
+        # TWh -> MWh for the absolute tolerance
+        positive = _significant(positive * 1e6, scale * 1e6) / 1e6
+        negative = _significant(negative * 1e6, scale * 1e6) / 1e6
+        if not positive.empty or not negative.empty:
+            contents[panel] = (positive, negative)
+    if not contents:
+        msg = "no supply/withdrawal above the tolerance"
+        raise MissingDataError(msg)
+    heights = [len(set(p.index) | set(m.index)) + 1.5 for p, m in contents.values()]
+    fig = _new_figure(7.5, 1.0 + 0.28 * sum(heights))
+    axes = fig.subplots(len(contents), 1, squeeze=False, height_ratios=heights)[:, 0]
+    for ax, (panel, (positive, negative)) in zip(axes, contents.items(), strict=True):
         order = carrier_order(list(positive.index) + list(negative.index), styles)
         names = [display_name(c, styles) for c in order]
         colors = [carrier_color(c, styles) for c in order]
@@ -830,7 +918,7 @@ def plot_energy_balance(
                 edgecolor="white", linewidth=0)
         ax.axvline(0, color="black", linewidth=0.8)
         ax.invert_yaxis()
-        ax.set_title(f"Local {display_name(panel, styles)} buses" if panel else "All buses")
+        ax.set_title(f"Local buses: {display_name(panel, styles)}" if panel else "All buses")
         ax.set_xlabel("")
     fig.supxlabel("Energy [TWh/yr]; supply > 0, withdrawal < 0 (hatched)")
     fig.suptitle("Annual energy balance by carrier")
@@ -870,8 +958,8 @@ def plot_dispatch(
         raise MissingDataError(msg)
     hours = snapshot_hours(n)
     order = carrier_order(balance.columns, styles)
-    positive = break_gaps(balance[order].clip(lower=0), hours)
-    negative = break_gaps(balance[order].clip(upper=0), hours)
+    positive = break_gaps(balance[order].clip(lower=0), hours, steps=True)
+    negative = break_gaps(balance[order].clip(upper=0), hours, steps=True)
     times = positive.index
     fig = _new_figure(8.0, 4.8)
     ax = fig.subplots()
@@ -914,12 +1002,12 @@ def plot_curtailment_heatmap(
         raise MissingDataError(msg)
     available = n.generators_t.p_max_pu[variable] * n.generators.p_nom_opt[variable]
     dispatched = n.generators_t.p.reindex(columns=variable, fill_value=0.0)
-    curtailed = (available - dispatched).clip(lower=0) / 1e3
+    curtailed = available - dispatched
+    curtailed = curtailed.where(curtailed > ABS_TOL, 0.0) / 1e3  # MW -> GW, solver noise -> 0
     by_carrier = curtailed.T.groupby(n.generators.carrier[variable].astype(str).to_numpy()).sum().T
-    by_carrier = by_carrier.loc[:, by_carrier.max() > 0] if (by_carrier.max() > 0).any() else by_carrier
     hourly = expand_to_hours(by_carrier, snapshot_hours(n))
     order = carrier_order(hourly.columns, styles)
-    vmax = float(hourly.to_numpy().max()) or 1.0
+    vmax = max(float(hourly.to_numpy().max()), 1e-3)
     fig = _new_figure(8.0, 1.0 + 2.3 * len(order))
     axes = fig.subplots(len(order), 1, squeeze=False, sharex=True)[:, 0]
     for ax, carrier in zip(axes, order, strict=True):
@@ -932,7 +1020,8 @@ def plot_curtailment_heatmap(
         ax.invert_yaxis()
         ax.set_ylabel("Hour of day")
         ax.set_yticks([0.5, 6.5, 12.5, 18.5], ["0", "6", "12", "18"])
-        ax.set_title(display_name(carrier, styles))
+        total = float(series.sum())
+        ax.set_title(display_name(carrier, styles) + ("" if total > 0 else " (no curtailment)"))
         days = list(grid.columns)
         step = max(1, len(days) // 12)
         ticks = list(range(0, len(days), step))
@@ -956,7 +1045,17 @@ def plot_state_of_charge(n: pypsa.Network, styles: pd.DataFrame) -> Figure:
     if not parts:
         msg = "no storage unit or store"
         raise MissingDataError(msg)
-    levels = pd.concat(parts, axis=1).T.groupby(level=0).sum().T / 1e3
+    levels = pd.concat(parts, axis=1).T.groupby(level=0).sum().T
+    capacity = storage_energy_capacity(n).reindex(levels.columns).fillna(0.0)
+    used = [c for c in levels.columns
+            if levels[c].abs().max() > max(ABS_TOL, 1e-4 * capacity[c])]
+    unused = sorted(set(levels.columns) - set(used))
+    if unused:
+        logger.info("state of charge: never charged, not drawn: %s", ", ".join(unused))
+    if not used:
+        msg = "no storage is ever charged"
+        raise MissingDataError(msg)
+    levels = levels[used] / 1e3
     order = carrier_order(levels.columns, styles)
     levels = break_gaps(levels[order], snapshot_hours(n))
     fig = _new_figure(8.0, 0.8 + 1.9 * len(order))
@@ -1392,7 +1491,8 @@ def render_scenario_figures(result_dir: Path) -> list[Path]:
 
     builders: dict[str, Callable[[], Figure]] = {
         "capacity": lambda: plot_capacity(
-            results.metrics, styles, storage_energy_capacity(n) if n is not None else None),
+            results.metrics, styles, storage_energy_capacity(n, local) if n is not None else None,
+            local if n is not None else None),
         "energy_balance": lambda: plot_energy_balance(
             results.metrics, styles, n.buses.carrier.astype(str) if n is not None else None,
             local if n is not None else None),
@@ -1498,8 +1598,18 @@ def render_comparison(results_root: Path, scenario_dirs: list[Path]) -> list[Pat
             table, "Exported energy [TWh/yr]", "Exports by corridor",
             dict(zip(table.columns, palette, strict=False)), {c: str(c) for c in table.columns})
 
+    local_by_scenario = {
+        r.name: local_bus_ids(load_bus_table(r.network_path), r.region)
+        for r in loaded if r.network_path is not None
+    }
+
     def capacity() -> Figure:
         part = metric_values(metrics[metrics["metric"] == "capacity"], "capacity")
+        is_local = [
+            scenario not in local_by_scenario or bus == "" or bus in local_by_scenario[scenario]
+            for scenario, bus in zip(part["scenario"], part["bus"], strict=True)
+        ]
+        part = part[is_local]
         part = part[part["unit"].map(lambda u: _UNIT_FACTORS.get(str(u), ("", 0))[0] == "power")]
         part = metric_values(part, "capacity", "GW")
         if "variant" in part:

@@ -182,12 +182,15 @@ def test_corridor_flows_net_both_directions(network: pypsa.Network) -> None:
 
 
 def test_plot_capacity(network: pypsa.Network, metrics: pd.DataFrame, styles: pd.DataFrame) -> None:
-    fig = report.plot_capacity(metrics, styles, report.storage_energy_capacity(network))
+    local = report.local_buses(network, REGION)
+    fig = report.plot_capacity(metrics, styles, report.storage_energy_capacity(network, local), local)
     power, energy = fig.axes
     assert power.get_xlabel() == "Power capacity [GW]"
     assert energy.get_xlabel() == "Storage energy capacity [GWh]"
     names = [t.get_text() for t in power.get_yticklabels()]
     assert "Onshore wind" in names and "Hot-water tank" not in names  # stores are energy, not power
+    coal = power.patches[names.index("Coal power")]
+    assert coal.get_width() == pytest.approx(0.1)  # the Beijing coal plant is not local
     wind = power.patches[names.index("Onshore wind")]
     expected = network.generators.p_nom_opt["zjk_onwind"] / 1e3
     assert wind.get_width() == pytest.approx(expected, rel=1e-6)
@@ -199,7 +202,7 @@ def test_plot_capacity(network: pypsa.Network, metrics: pd.DataFrame, styles: pd
 def test_plot_energy_balance(network: pypsa.Network, metrics: pd.DataFrame, styles: pd.DataFrame) -> None:
     local = report.local_buses(network, REGION)
     fig = report.plot_energy_balance(metrics, styles, network.buses.carrier.astype(str), local)
-    assert [ax.get_title() for ax in fig.axes] == ["Local Electricity buses", "Local Heat buses"]
+    assert [ax.get_title() for ax in fig.axes] == ["Local buses: Electricity", "Local buses: Heat"]
     assert "[TWh/yr]" in _labels(fig)
     elec = fig.axes[0]
     names = [t.get_text() for t in elec.get_yticklabels()]
@@ -445,3 +448,58 @@ def test_site_index_lists_complete_scenarios_only(site_tree: Path) -> None:
 def test_site_index_without_results(tmp_path: Path) -> None:
     page = site.write_site_index(tmp_path / "results")
     assert "No completed scenario" in page.read_text(encoding="utf-8")
+
+
+def test_solver_noise_is_not_drawn(network: pypsa.Network, styles: pd.DataFrame) -> None:
+    n = network.copy()
+    n.storage_units_t.state_of_charge.loc[:, "zjk_battery"] = 2e-9  # MWh: an unused battery
+    fig = report.plot_state_of_charge(n, styles)
+    assert [ax.get_title("left") for ax in fig.axes] == ["Hot-water tank"]
+    n.generators_t.p.loc[:, "zjk_coal"] = 1e-7  # MW: interior-point noise of a unit that is off
+    n.generators_t.p.loc[:, "zjk_onwind"] += 1e-7
+    balance = report.bus_power_balance(n, pd.Index(["zjk_ac"]))
+    assert "coal" not in balance.columns or not (balance["coal"] > 0).any()
+
+
+def test_break_gaps_closes_steps_and_splits_runs() -> None:
+    index = pd.DatetimeIndex(["2022-01-01 00:00", "2022-01-01 03:00", "2022-07-01 00:00"])
+    frame = pd.DataFrame({"a": [1.0, 2.0, 3.0]}, index=index)
+    out = report.break_gaps(frame, pd.Series(3.0, index=index), steps=True)
+    assert out.loc[pd.Timestamp("2022-01-01 06:00"), "a"] == 2.0  # last block drawn to its end
+    assert out["a"].isna().sum() == 1  # one break between January and July
+    assert out.index[-1] == pd.Timestamp("2022-07-01 03:00")
+
+
+@pytest.mark.parametrize(
+    "name", ["capacity", "energy_balance", "dispatch_winter", "heat", "export_duration", "renewable_share"]
+)
+def test_legends_and_labels_stay_inside_the_figure(
+    name: str, network: pypsa.Network, metrics: pd.DataFrame
+) -> None:
+    """Long display names (as in the real carriers.csv) must not push legends off the page."""
+    n = network.copy()
+    n.carriers["nice_name"] = n.carriers["nice_name"] + " (a long descriptive display name)"
+    styles = report.load_carrier_styles(n)
+    local = report.local_buses(n, REGION)
+    elec = report.electric_buses(n, local)
+    targets = pd.DataFrame({"target": ["final_energy_2022"], "target_share": [0.3]})
+    build = {
+        "capacity": lambda: report.plot_capacity(metrics, styles, report.storage_energy_capacity(n), local),
+        "energy_balance": lambda: report.plot_energy_balance(metrics, styles, n.buses.carrier, local),
+        "dispatch_winter": lambda: report.plot_dispatch(n, report.select_week(n, "winter", elec), elec, styles),
+        "heat": lambda: report.plot_heat(n, REGION, styles, report.load_temperature(TOY)),
+        "export_duration": lambda: report.plot_export_duration(n, REGION, styles),
+        "renewable_share": lambda: report.plot_renewable_share(metrics, targets),
+    }
+    fig = build[name]()
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    page = fig.bbox
+    for legend in fig.legends:
+        box = legend.get_window_extent(renderer)
+        assert box.x0 >= page.x0 - 1 and box.x1 <= page.x1 + 1, f"{name}: legend wider than the figure"
+        for ax in fig.axes:
+            assert not box.overlaps(ax.get_window_extent(renderer)), f"{name}: legend covers a plot"
+    for ax in fig.axes:
+        for label in ax.get_yticklabels():
+            assert label.get_window_extent(renderer).x0 >= page.x0 - 1, f"{name}: label cut off"
