@@ -30,10 +30,9 @@ def make_project(tmp_path: Path):
     project = tmp_path / "project"
     (project / "scenarios").mkdir(parents=True)
     shutil.copytree(TOY, project / "networks" / "toy")
-    if (ROOT / "data").is_dir():
-        (project / "data").mkdir()
-        for table in (ROOT / "data").glob("*.csv"):
-            shutil.copy(table, project / "data" / table.name)
+    (project / "data").mkdir()
+    shutil.copy(TESTS / "data" / "toy_final_energy.csv", project / "data" / "final_energy.csv")
+    shutil.copy(ROOT / "data" / "coal_equivalent_factor.csv", project / "data")
 
     def write(text: str = "", name: str = "toy-2022") -> Path:
         body = textwrap.dedent(text)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import logging
 from pathlib import Path
 
@@ -104,6 +105,10 @@ def test_engine_matches_plain_pypsa_on_model_energy(tmp_path):
     """`energy-model run` on PyPSA's model-energy example gives plain PyPSA's objective (2 weeks)."""
     project = tmp_path / "project"
     (project / "scenarios").mkdir(parents=True)
+    (project / "data").mkdir()
+    toy_table = (TESTS / "data" / "toy_final_energy.csv").read_text(encoding="utf-8")
+    (project / "data" / "final_energy.csv").write_text(toy_table.replace("\n2022,", "\n2019,"))
+    shutil.copy(TESTS.parent / "data" / "coal_equivalent_factor.csv", project / "data")
     scenario = project / "scenarios" / "model-energy.yaml"
     scenario.write_text(
         f"network: {MODEL_ENERGY.resolve().as_posix()}\nyear: 2019\n"
