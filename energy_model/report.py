@@ -56,6 +56,10 @@ DEFAULT_REGION = "zhangjiakou"
 ELECTRIC_BUS_CARRIERS = ("AC", "DC", "electricity")
 #: Attribution rules of the renewable share; the first is the default headline.
 ATTRIBUTIONS = ("pro_rata", "local_first", "export_first")
+#: Metric of the renewable share of local electricity consumption (variant = attribution rule).
+ELECTRICITY_SHARE_METRIC = "renewable_share_electricity"
+#: Group name of that share in :func:`share_table`.
+ELECTRICITY_GROUP = "electricity"
 #: Months of the winter and summer example weeks.
 SEASON_MONTHS = {"winter": (12, 1, 2), "summer": (6, 7, 8)}
 #: Absolute tolerance below which a power [MW] or energy [MWh] value counts as zero (solver noise,
@@ -168,9 +172,10 @@ SCENARIO_FIGURES: tuple[FigureSpec, ...] = (
     FigureSpec(
         "renewable_share",
         "Renewable share against targets",
-        "Renewable share achieved for each valuation of electricity [%]: dot = headline "
+        "Renewable share of final energy for each valuation of electricity (coal-equivalent, "
+        "calorific) and, when computed, of local electricity consumption [%]: dot = headline "
         "attribution rule, bar = range over the attribution rules (pro-rata, local-first, "
-        "export-first); dashed lines = the scenario's targets [%].",
+        "export-first); dashed lines = the scenario's targets with their indicator [%].",
     ),
     FigureSpec(
         "price_duration",
@@ -307,7 +312,12 @@ def load_scenario_results(result_dir: Path) -> ScenarioResults:
     if (result_dir / "scenario.yaml").is_file():
         scenario = yaml.safe_load((result_dir / "scenario.yaml").read_text(encoding="utf-8")) or {}
     network_path = result_dir / "network.nc"
-    name = str(scenario.get("name") or result_dir.name.lstrip(".").removesuffix(".tmp"))
+    # the folder name is the scenario's id in results/ (links, comparison); a temporary folder
+    # (".<name>.tmp" or similar) takes the name from scenario.yaml
+    if result_dir.name.startswith("."):
+        name = str(scenario.get("name") or result_dir.name.lstrip(".").removesuffix(".tmp"))
+    else:
+        name = result_dir.name
     return ScenarioResults(
         name=name,
         result_dir=result_dir,
@@ -1177,19 +1187,29 @@ def _parse_share_variant(variant: str) -> tuple[str, str]:
 
 
 def share_table(metrics: pd.DataFrame, headline: str = "pro_rata") -> pd.DataFrame:
-    """Renewable share per valuation group: headline value and bounds over attributions [-].
+    """Renewable share per group: headline value and bounds over attribution rules [-].
+
+    Groups are the valuations of the final-energy share (``renewable_share`` rows, variant
+    ``<valuation>|<attribution>``, e.g. ``coal_equivalent``) and, when present, the share of
+    local electricity consumption (``renewable_share_electricity`` rows, variant
+    ``<attribution>``) as group :data:`ELECTRICITY_GROUP`.
 
     Returns
     -------
     pandas.DataFrame
-        Index valuation group (e.g. ``coal_equivalent``), columns ``headline``, ``low``,
-        ``high`` (fractions, -). Empty when the metrics hold no ``renewable_share`` rows.
+        Index group, columns ``headline``, ``low``, ``high`` (fractions, -). Empty when the
+        metrics hold no share rows.
     """
     rows = metric_values(metrics, "renewable_share", "-")
-    if rows.empty:
+    electricity = metric_values(metrics, ELECTRICITY_SHARE_METRIC, "-")
+    if rows.empty and electricity.empty:
         return pd.DataFrame(columns=["headline", "low", "high"])
     parsed = rows["variant"].map(_parse_share_variant)
     rows = rows.assign(group=parsed.map(lambda p: p[0]), attribution=parsed.map(lambda p: p[1]))
+    if not electricity.empty:
+        parsed = electricity["variant"].map(_parse_share_variant)
+        electricity = electricity.assign(group=ELECTRICITY_GROUP, attribution=parsed.map(lambda p: p[1]))
+        rows = pd.concat([rows, electricity], ignore_index=True)
     out = {}
     for group, part in rows.groupby("group", sort=False):
         by_rule = part.set_index("attribution")["value"]
@@ -1220,8 +1240,10 @@ def scenario_targets(results: ScenarioResults) -> pd.DataFrame:
 
 
 def _label_group(group: str) -> str:
-    """Readable label of a share variant group (``coal_equivalent`` → ``coal equivalent``)."""
-    return group.replace("|", "\n").replace("_", " ")
+    """Readable label of a share group (``coal_equivalent`` → ``final energy, coal equivalent``)."""
+    if group == ELECTRICITY_GROUP:
+        return "electricity\n(local consumption)"
+    return "final energy\n" + group.replace("|", "\n").replace("_", " ")
 
 
 def plot_renewable_share(
@@ -1257,15 +1279,17 @@ def plot_renewable_share(
     palette = sns.color_palette("dark", max(len(targets), 1))
     for color, (_, target) in zip(palette, targets.iterrows(), strict=False):
         share = float(target["target_share"]) * 100
+        indicator = str(target.get("indicator", "") or "").replace("_", " ")
         ax.axhline(share, color=color, linestyle="--", linewidth=1.2,
-                   label=f"Target {target['target']}: {share:.0f} %")
+                   label=f"Target {target['target']}" + (f" ({indicator})" if indicator else "")
+                   + f": {share:.0f} %")
     ax.set_xticks(x, [_label_group(g) for g in shares.index])
     ax.set_xlim(-0.6, len(shares) - 0.4)
     top = max(float(shares["high"].max()), float(targets["target_share"].max() * 100) if len(targets) else 0)
     ax.set_ylim(0, min(100, top * 1.15 + 2) if top <= 100 else top * 1.1)
     ax.yaxis.set_major_formatter(PercentFormatter(decimals=0))
     ax.set_ylabel("Renewable share [%]")
-    ax.set_xlabel("Valuation of electricity")
+    ax.set_xlabel("Indicator and valuation of electricity")
     ax.set_title(title or "Renewable share against targets")
     _legend_below(fig, ax, ncol=2)
     return fig

@@ -20,6 +20,7 @@ import yaml
 
 from energy_model.report import (
     ATTRIBUTIONS,
+    ELECTRICITY_GROUP,
     COMPARISON_FIGURES,
     SCENARIO_FIGURES,
     FigureSpec,
@@ -39,7 +40,8 @@ FILE_DESCRIPTIONS: dict[str, str] = {
     "scenario.yaml": "resolved scenario (all defaults filled in)",
     "run.json": "run provenance: status, objective, timings, versions, checksums",
     "metrics.csv": "all metrics, tidy table: metric, variant, carrier, bus, value, unit",
-    "verdict.csv": "target verdicts: achieved share, margin [percentage points], PASS/FAIL",
+    "verdict.csv": "target verdicts: accounting variant, achieved share, margin [percentage points], "
+    "PASS/FAIL",
     "network.nc": "solved PyPSA network (netCDF; open with pypsa.Network(path))",
     "temperature.csv": "hourly outdoor temperature used for heat demand [°C]",
     "log.txt": "log of the run",
@@ -100,8 +102,11 @@ def load_scenario_yaml(result_dir: Path) -> dict[str, Any]:
 
 
 def scenario_name(result_dir: Path, scenario: dict[str, Any]) -> str:
-    """Scenario name: ``name`` of ``scenario.yaml``, else the folder name without tmp markers."""
-    return str(scenario.get("name") or Path(result_dir).name.lstrip(".").removesuffix(".tmp"))
+    """Scenario name: the folder name, or for a temporary folder (``.…``) the ``scenario.yaml`` name."""
+    folder = Path(result_dir).name
+    if not folder.startswith("."):
+        return folder
+    return str(scenario.get("name") or folder.lstrip(".").removesuffix(".tmp"))
 
 
 def list_scenario_dirs(results_root: Path) -> list[Path]:
@@ -182,6 +187,7 @@ def _verdict_rows(verdicts: pd.DataFrame, with_scenario: bool, link_prefix: str 
         row += [
             escape(str(v.get("target", ""))),
             escape(str(v.get("indicator", ""))),
+            escape(str(v.get("variant", "") if pd.notna(v.get("variant", "")) else "")),
             _fmt(float(v.get("target_share", float("nan"))) * 100),
             _fmt(float(v.get("achieved_share", float("nan"))) * 100),
             _fmt(v.get("margin_pp", float("nan"))),
@@ -192,7 +198,8 @@ def _verdict_rows(verdicts: pd.DataFrame, with_scenario: bool, link_prefix: str 
 
 
 VERDICT_HEADER = [
-    "Target", "Indicator", "Target share [%]", "Achieved share [%]", "Margin [pp]", "Verdict",
+    "Target", "Indicator", "Accounting", "Target share [%]", "Achieved share [%]", "Margin [pp]",
+    "Verdict",
 ]
 
 
@@ -221,6 +228,12 @@ def _figures_html(base: Path, folder: str, specs: tuple[FigureSpec, ...]) -> str
     return "\n".join(parts)
 
 
+def _shorten(text: str, limit: int = 160) -> str:
+    """A description cut at a word boundary near ``limit`` characters (full text on the scenario page)."""
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1].rsplit(" ", 1)[0] + " …"
+
+
 def _size(path: Path) -> str:
     """Human-readable file size."""
     size = float(path.stat().st_size)
@@ -241,7 +254,9 @@ def _key_figures(metrics: pd.DataFrame, scenario: dict[str, Any]) -> list[list[s
     headline = str(accounting.get("attribution") or ATTRIBUTIONS[0])
     shares = share_table(metrics, headline)
     for group, share in shares.iterrows():
-        label = f"Renewable share, {str(group).replace('|', ', ').replace('_', ' ')} ({headline.replace('_', '-')})"
+        what = ("local electricity consumption" if group == ELECTRICITY_GROUP
+                else "final energy, " + str(group).replace("|", ", ").replace("_", " "))
+        label = f"Renewable share of {what} ({headline.replace('_', '-')})"
         rows.append([escape(label), _fmt(share["headline"] * 100, 1),
                      f"% (range {_fmt(share['low'] * 100)}–{_fmt(share['high'] * 100)})"])
     exports = metric_values(metrics, "export", "TWh")
@@ -311,7 +326,7 @@ def write_scenario_page(result_dir: Path) -> Path:
     else:
         parts.append("<p class=\"muted\">Shares in % of the indicator; margin = achieved − target in "
                      "percentage points [pp].</p>")
-        parts.append(_table(VERDICT_HEADER, _verdict_rows(verdicts, with_scenario=False), {2, 3, 4}))
+        parts.append(_table(VERDICT_HEADER, _verdict_rows(verdicts, with_scenario=False), {3, 4, 5}))
 
     key = _key_figures(metrics, scenario)
     if key:
@@ -380,7 +395,7 @@ def write_site_index(results_root: Path) -> Path:
         summaries.append([
             f"<a href=\"{escape(folder.name)}/index.html\">{escape(folder.name)}</a>"
             if has_page else escape(folder.name),
-            escape(str(scenario.get("description", ""))),
+            escape(_shorten(str(scenario.get("description", "")))),
             escape(str(scenario.get("year", ""))),
             escape(str(run.get("status", ""))),
             _fmt(share["headline"] * 100) if share is not None else "–",
@@ -403,7 +418,7 @@ def write_site_index(results_root: Path) -> Path:
                      "indicator (headline accounting of the scenario); margin = achieved − target in "
                      "percentage points [pp].</p>")
         parts.append(_table(["Scenario", *VERDICT_HEADER], _verdict_rows(verdicts, with_scenario=True),
-                            {3, 4, 5}))
+                            {4, 5, 6}))
     else:
         parts.append("<p class=\"muted\">No verdicts yet.</p>")
 

@@ -273,26 +273,34 @@ def test_plot_heat_with_and_without_temperature(network: pypsa.Network, styles: 
 
 
 def test_plot_renewable_share(metrics: pd.DataFrame) -> None:
-    targets = pd.DataFrame({"target": ["a", "b"], "indicator": ["electricity"] * 2,
+    targets = pd.DataFrame({"target": ["a", "b"], "indicator": ["final_energy", "electricity"],
                             "target_share": [0.3, 0.95]})
     fig = report.plot_renewable_share(metrics, targets)
     ax = fig.axes[0]
     assert ax.get_ylabel() == "Renewable share [%]"
+    groups = [t.get_text() for t in ax.get_xticklabels()]
+    assert groups == ["final energy\ncoal equivalent", "final energy\ncalorific",
+                      "electricity\n(local consumption)"]
     headline = ax.collections[1].get_offsets()[:, 1]
-    rows = metrics[metrics.metric == "renewable_share"].set_index("variant").value
-    assert headline[0] == pytest.approx(rows["coal_equivalent|pro_rata"] * 100)
+    shares = metrics[metrics.metric.str.startswith("renewable_share")].set_index("variant").value
+    assert headline[0] == pytest.approx(shares["coal_equivalent|pro_rata"])  # metrics are in %
+    assert headline[2] == pytest.approx(shares["pro_rata"])
     target_lines = [line.get_ydata()[0] for line in ax.get_lines()]
     assert sorted(target_lines) == pytest.approx([30.0, 95.0])
     legend = [t.get_text() for t in fig.legends[0].get_texts()]
-    assert "Target b: 95 %" in legend
+    assert "Target b (electricity): 95 %" in legend
 
 
 def test_share_table_bounds(metrics: pd.DataFrame) -> None:
     table = report.share_table(metrics)
-    rows = metrics[metrics.metric == "renewable_share"].set_index("variant").value
+    rows = metrics[metrics.metric == "renewable_share"].set_index("variant").value / 100
     assert table.loc["coal_equivalent", "low"] == pytest.approx(rows["coal_equivalent|export_first"])
     assert table.loc["coal_equivalent", "high"] == pytest.approx(rows["coal_equivalent|local_first"])
     assert table.loc["calorific", "headline"] == pytest.approx(rows["calorific|pro_rata"])
+    local_first = report.share_table(metrics, headline="local_first")
+    assert local_first.loc["calorific", "headline"] == pytest.approx(rows["calorific|local_first"])
+    elec = metrics[metrics.metric == "renewable_share_electricity"].set_index("variant").value / 100
+    assert table.loc["electricity", "headline"] == pytest.approx(elec["pro_rata"])
 
 
 def test_plot_price_duration(network: pypsa.Network) -> None:
@@ -482,7 +490,8 @@ def test_legends_and_labels_stay_inside_the_figure(
     styles = report.load_carrier_styles(n)
     local = report.local_buses(n, REGION)
     elec = report.electric_buses(n, local)
-    targets = pd.DataFrame({"target": ["final_energy_2022"], "target_share": [0.3]})
+    targets = pd.DataFrame({"target": ["final_energy_2022"], "indicator": ["final_energy"],
+                            "target_share": [0.3]})
     build = {
         "capacity": lambda: report.plot_capacity(metrics, styles, report.storage_energy_capacity(n), local),
         "energy_balance": lambda: report.plot_energy_balance(metrics, styles, n.buses.carrier, local),
