@@ -165,6 +165,12 @@ def _capacity(static: pd.DataFrame, nominal: str) -> pd.Series:
     return static[nominal].astype(float)
 
 
+def _bound(pu: pd.DataFrame, capacity: pd.Series) -> pd.DataFrame:
+    """Per-unit bound times capacity; a zero per-unit bound stays zero for an infinite capacity."""
+    bound = pu * capacity
+    return bound.where(pu != 0, 0.0)
+
+
 def _check_bounds(
     check: str,
     component: str,
@@ -226,8 +232,8 @@ def check_capacities(n: pypsa.Network, rtol: float = BOUND_RTOL) -> None:
             continue
         capacity = _capacity(c.static, nominal).reindex(names)
         flow = c.dynamic[flow_key].reindex(index=sns, columns=names).fillna(0.0)
-        high = n.get_switchable_as_dense(component, "p_max_pu", sns)[names] * capacity
-        low = n.get_switchable_as_dense(component, "p_min_pu", sns)[names] * capacity
+        high = _bound(n.get_switchable_as_dense(component, "p_max_pu", sns)[names], capacity)
+        low = _bound(n.get_switchable_as_dense(component, "p_min_pu", sns)[names], capacity)
         if "committable" in c.static.columns:
             committable = c.static["committable"].reindex(names).astype(bool)
             low.loc[:, committable[committable].index] = -np.inf
@@ -240,7 +246,7 @@ def check_capacities(n: pypsa.Network, rtol: float = BOUND_RTOL) -> None:
             continue
         capacity = _capacity(c.static, "s_nom").reindex(names)
         flow = c.dynamic["p0"].reindex(index=sns, columns=names).fillna(0.0).abs()
-        high = n.get_switchable_as_dense(component, "s_max_pu", sns)[names] * capacity
+        high = _bound(n.get_switchable_as_dense(component, "s_max_pu", sns)[names], capacity)
         reference = np.maximum(capacity.abs(), FLOOR_MW)
         _check_bounds("capacity", component, flow, None, high, reference, "MW", rtol)
     c = n.components["StorageUnit"]
@@ -250,8 +256,8 @@ def check_capacities(n: pypsa.Network, rtol: float = BOUND_RTOL) -> None:
         reference = np.maximum(capacity.abs(), FLOOR_MW)
         dispatch = c.dynamic["p_dispatch"].reindex(index=sns, columns=names).fillna(0.0)
         store = c.dynamic["p_store"].reindex(index=sns, columns=names).fillna(0.0)
-        high = n.get_switchable_as_dense("StorageUnit", "p_max_pu", sns)[names] * capacity
-        low = n.get_switchable_as_dense("StorageUnit", "p_min_pu", sns)[names] * capacity
+        high = _bound(n.get_switchable_as_dense("StorageUnit", "p_max_pu", sns)[names], capacity)
+        low = _bound(n.get_switchable_as_dense("StorageUnit", "p_min_pu", sns)[names], capacity)
         _check_bounds("capacity", "StorageUnit", dispatch, None, high, reference, "MW", rtol)
         _check_bounds("capacity", "StorageUnit", store, None, -low, reference, "MW", rtol)
 
@@ -284,8 +290,8 @@ def check_storage_levels(n: pypsa.Network, rtol: float = BOUND_RTOL) -> None:
     if not names.empty and "e" in c.dynamic:
         capacity = _capacity(c.static, "e_nom").reindex(names)
         level = c.dynamic["e"].reindex(index=sns, columns=names).fillna(0.0)
-        high = n.get_switchable_as_dense("Store", "e_max_pu", sns)[names] * capacity
-        low = n.get_switchable_as_dense("Store", "e_min_pu", sns)[names] * capacity
+        high = _bound(n.get_switchable_as_dense("Store", "e_max_pu", sns)[names], capacity)
+        low = _bound(n.get_switchable_as_dense("Store", "e_min_pu", sns)[names], capacity)
         reference = np.maximum(capacity.abs(), FLOOR_MWH)
         _check_bounds("storage level", "Store", level, low, high, reference, "MWh", rtol)
 

@@ -215,6 +215,9 @@ def _solve_relaxed(
     slack_p_nom: float,
 ) -> tuple[pypsa.Network, str, str, dict[str, Any]]:
     """Copy ``n``, add slack generators and the requirements, solve; return the copy."""
+    model = getattr(n, "_model", None)
+    if getattr(model, "solver_model", None) is not None:
+        model.solver_model = None  # n.copy() refuses a network with a live solver model
     work = n.copy()
     add_slack_generators(work, slack_p_nom)
     with warnings.catch_warnings():
