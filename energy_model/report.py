@@ -600,6 +600,18 @@ def duration_curve(values: pd.Series, hours: pd.Series) -> tuple[np.ndarray, np.
     return x, np.concatenate([y, y[-1:]]) if len(y) else y
 
 
+#: Largest number of points drawn per duration curve (more are thinned evenly; SVG size).
+MAX_CURVE_POINTS = 1500
+
+
+def _thin(x: np.ndarray, y: np.ndarray, limit: int = MAX_CURVE_POINTS) -> tuple[np.ndarray, np.ndarray]:
+    """Keep at most ``limit`` evenly spaced points of a monotone curve (first and last kept)."""
+    if len(x) <= limit:
+        return x, y
+    keep = np.unique(np.linspace(0, len(x) - 1, limit).round().astype(int))
+    return x[keep], y[keep]
+
+
 def _new_figure(width: float = 7.5, height: float = 4.5, **kwargs: Any) -> Figure:
     """A figure attached to the Agg canvas, with constrained layout, outside pyplot."""
     apply_theme()
@@ -1073,7 +1085,8 @@ def plot_state_of_charge(n: pypsa.Network, styles: pd.DataFrame) -> Figure:
     for ax, carrier in zip(axes, order, strict=True):
         color = carrier_color(carrier, styles)
         ax.plot(levels.index, levels[carrier], color=color, linewidth=0.8)
-        ax.fill_between(levels.index, 0, levels[carrier].to_numpy(), color=color, alpha=0.3, linewidth=0)
+        ax.fill_between(levels.index, 0, levels[carrier].to_numpy(), color=color, alpha=0.3, linewidth=0,
+                        rasterized=len(levels) > 2000)
         ax.set_ylabel("Energy [GWh]")
         ax.set_title(display_name(carrier, styles), loc="left")
         ax.set_ylim(bottom=0)
@@ -1094,7 +1107,7 @@ def plot_export_duration(n: pypsa.Network, region: str, styles: pd.DataFrame) ->
     ax = fig.subplots()
     palette = sns.color_palette("colorblind", len(flows.columns))
     for color, name in zip(palette, flows.columns, strict=True):
-        x, y = duration_curve(flows[name], hours)
+        x, y = _thin(*duration_curve(flows[name], hours))
         carrier = corridor_carrier(n, name)
         label = f"{name} ({display_name(str(carrier), styles)})" if carrier else name
         ax.step(x, y, where="post", color=color, label=label, linewidth=1.4)
@@ -1306,7 +1319,7 @@ def plot_price_duration(n: pypsa.Network, buses: pd.Index) -> Figure:
     ax = fig.subplots()
     palette = sns.color_palette("colorblind", len(prices.columns))
     for color, bus in zip(palette, prices.columns, strict=True):
-        x, y = duration_curve(prices[bus].fillna(0.0), hours)
+        x, y = _thin(*duration_curve(prices[bus].fillna(0.0), hours))
         ax.step(x, y, where="post", color=color, label=str(bus), linewidth=1.4)
     ax.set_xlabel("Hours per year at or above the price [h]")
     ax.set_ylabel("Marginal price [CNY/MWh]")
