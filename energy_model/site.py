@@ -77,7 +77,10 @@ figcaption { font-size: .92rem; color: #333; max-width: 60rem; }
 
 
 def load_run(result_dir: Path) -> dict[str, Any] | None:
-    """``run.json`` of a scenario folder, or ``None`` when missing or not a complete JSON object."""
+    """``run.json`` of a finished scenario, or ``None`` when missing, half-written or not ``ok``.
+
+    Same rule as :func:`energy_model.results.is_complete`: a JSON object with ``status == "ok"``.
+    """
     path = Path(result_dir) / "run.json"
     if not path.is_file():
         return None
@@ -86,8 +89,8 @@ def load_run(result_dir: Path) -> dict[str, Any] | None:
     except (json.JSONDecodeError, UnicodeDecodeError):
         logger.info("%s: run.json is not valid JSON; folder ignored", result_dir)
         return None
-    if not isinstance(run, dict) or "status" not in run:
-        logger.info("%s: run.json has no 'status'; folder ignored", result_dir)
+    if not isinstance(run, dict) or run.get("status") != "ok":
+        logger.info("%s: run.json has no status 'ok'; folder ignored", result_dir)
         return None
     return run
 

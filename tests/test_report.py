@@ -56,7 +56,8 @@ def site_tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """``results/`` with the toy rendered once, a second scenario, comparison and index.
 
     Also holds a temporary folder of a running scenario (``.other.tmp``), a half-written
-    ``run.json`` (``broken``) and one without a status (``nostatus``), which must be ignored.
+    ``run.json`` (``broken``), one without a status (``nostatus``) and one not ``ok``
+    (``failed``), which must all be ignored.
     """
     root = tmp_path_factory.mktemp("site") / "results"
     toy = root / "solved_toy"
@@ -73,6 +74,8 @@ def site_tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (root / "broken" / "run.json").write_text('{"status": ')
     (root / "nostatus").mkdir()
     (root / "nostatus" / "run.json").write_text(json.dumps({"objective": 1}))
+    (root / "failed").mkdir()
+    (root / "failed" / "run.json").write_text(json.dumps({"status": "infeasible"}))
     report.render_comparison(root, site.list_scenario_dirs(root))
     site.write_site_index(root)
     return root
@@ -443,7 +446,7 @@ def test_site_index_lists_complete_scenarios_only(site_tree: Path) -> None:
     page = site_tree / "index.html"
     targets = _targets(page)
     assert {"solved_toy/index.html", "second/index.html", "comparison/shares.png"} <= set(targets)
-    assert not any(t.startswith((".other", "broken", "nostatus")) for t in targets)
+    assert not any(t.startswith((".other", "broken", "nostatus", "failed")) for t in targets)
     for target in targets:
         assert not urlsplit(target).scheme and not target.startswith("/"), target
         assert (site_tree / target).is_file(), target
