@@ -396,7 +396,8 @@ def diagnose_infeasibility(
     for target in targets:
         name = renewable_share_constraint_name(target)
         shortfall = _slack_value(work, name)
-        denominator = float(added[name].solution)
+        expression = added[name]
+        denominator = float(getattr(expression, "solution", expression))
         diagnosis.targets[target.name] = {
             "min_share_pct": target.min_share * 100,
             "shortfall": shortfall,
