@@ -120,7 +120,9 @@ def load_heating_parameters(data_dir: Path) -> dict[str, str]:
         raise InputError("duplicate parameter", file=path, row=duplicated.iloc[0])
     for _, row in table.iterrows():
         if not row["source"].strip():
-            raise InputError("every heating number needs a source", file=path, row=row["parameter"], column="source")
+            raise InputError(
+                "every heating number needs a source", file=path, row=row["parameter"], column="source"
+            )
         if not row["value"].strip():
             raise InputError("empty value", file=path, row=row["parameter"], column="value")
     return dict(zip(table["parameter"], table["value"], strict=True))
@@ -475,7 +477,9 @@ def compute_zone_temperatures(
     hdh: dict[str, pd.Series] = {}
     for zone, shift in extra.items():
         zone_t = apply_zone_offset(year, daily_offset, shift)
-        degree_hours = compute_heating_degree_hours(zone_t, num("base_temperature"), int(num("smoothing_hours")))
+        degree_hours = compute_heating_degree_hours(
+            zone_t, num("base_temperature"), int(num("smoothing_hours"))
+        )
         raw[zone] = remap_to_snapshots(zone_t, snapshots)
         hdh[zone] = remap_to_snapshots(degree_hours, snapshots)
     return raw, hdh
@@ -517,7 +521,9 @@ def add_heating(n: pypsa.Network, data_dir: Path) -> None:
     raw, hdh = compute_zone_temperatures(data_dir, params, snapshots)
     intraday = load_intraday_profile(data_dir)
     seasons = {
-        zone: compute_season_mask(pd.DatetimeIndex(snapshots), params[f"season_{zone}_start"], params[f"season_{zone}_end"])
+        zone: compute_season_mask(
+            pd.DatetimeIndex(snapshots), params[f"season_{zone}_start"], params[f"season_{zone}_end"]
+        )
         for zone in ("basin", "bashang")
     }
     costs = load_heating_costs(data_dir)
@@ -713,16 +719,30 @@ def load_heating_costs(data_dir: Path) -> dict:
     heat_pump = "decentral air-sourced heat pump"
     heater = "decentral resistive heater"
     boiler = "central resistive heater"
+    small_tank = "decentral water tank storage"
+    large_tank = "central water tank storage"
     return {
-        "heat_pump": {"capital_cost": capital(heat_pump, value(heat_pump, "efficiency")), "lifetime": value(heat_pump, "lifetime")},
-        "resistive_heater": {"capital_cost": capital(heater, value(heater, "efficiency")), "lifetime": value(heater, "lifetime")},
+        "heat_pump": {
+            "capital_cost": capital(heat_pump, value(heat_pump, "efficiency")),
+            "lifetime": value(heat_pump, "lifetime"),
+        },
+        "resistive_heater": {
+            "capital_cost": capital(heater, value(heater, "efficiency")),
+            "lifetime": value(heater, "lifetime"),
+        },
         "electric_boiler": {
             "capital_cost": capital(boiler, value(boiler, "efficiency")),
             "marginal_cost": value(boiler, "VOM") * value(boiler, "efficiency") * eur_to_cny,
             "lifetime": value(boiler, "lifetime"),
         },
-        "heat_storage": {"capital_cost": capital("decentral water tank storage"), "lifetime": value("decentral water tank storage", "lifetime")},
-        "water_tank": {"capital_cost": capital("central water tank storage"), "lifetime": value("central water tank storage", "lifetime")},
+        "heat_storage": {
+            "capital_cost": capital(small_tank),
+            "lifetime": value(small_tank, "lifetime"),
+        },
+        "water_tank": {
+            "capital_cost": capital(large_tank),
+            "lifetime": value(large_tank, "lifetime"),
+        },
         "coal_boiler": {},
         "coal_fuel_per_mwh": _project_parameter(data_dir, "coal.fuel_price"),
     }
@@ -737,8 +757,18 @@ MWH_PER_TCE = 29.3076 / 3.6
 METRIC_COLUMNS = ["metric", "variant", "carrier", "bus", "value", "unit"]
 
 
-def _row(metric: str, value: float, unit: str, *, variant: str = "", carrier: str = "", bus: str = "") -> dict:
-    return {"metric": metric, "variant": variant, "carrier": carrier, "bus": bus, "value": float(value), "unit": unit}
+def _row(
+    metric: str, value: float, unit: str, *, variant: str = "", carrier: str = "", bus: str = ""
+) -> dict[str, object]:
+    """One tidy metrics row."""
+    return {
+        "metric": metric,
+        "variant": variant,
+        "carrier": carrier,
+        "bus": bus,
+        "value": float(value),
+        "unit": unit,
+    }
 
 
 def compute_heating_metrics(n: pypsa.Network, sc: Scenario) -> pd.DataFrame:
@@ -820,15 +850,20 @@ def compute_heating_metrics(n: pypsa.Network, sc: Scenario) -> pd.DataFrame:
 
     electricity = p0.mul(weights, axis=0)
     for (carrier, bus), value in electricity.sum().groupby([links.carrier, links.bus0]).sum().items():
-        rows.append(_row("heating_electricity", value / MWH_PER_TWH, "TWh", carrier=str(carrier), bus=str(bus)))
+        rows.append(
+            _row("heating_electricity", value / MWH_PER_TWH, "TWh", carrier=str(carrier), bus=str(bus))
+        )
     total_electricity = p0.sum(axis=1)
     rows.append(_row("heating_electricity", electricity.to_numpy().sum() / MWH_PER_TWH, "TWh"))
-    rows.append(_row("heating_electricity_peak", float(total_electricity.max()) if len(total_electricity) else 0.0, "MW"))
+    peak = float(total_electricity.max()) if len(total_electricity) else 0.0
+    rows.append(_row("heating_electricity_peak", peak, "MW"))
 
     efficiency = gens.efficiency.where(gens.efficiency > 0, 1.0)
     fuel = gen_p.mul(weights, axis=0).sum() / efficiency
     for (carrier, bus), value in fuel.groupby([gens.carrier, gens.bus]).sum().items():
-        rows.append(_row("heating_coal_use", value / MWH_PER_TCE / 1e6, "Mtce", carrier=str(carrier), bus=str(bus)))
+        rows.append(
+            _row("heating_coal_use", value / MWH_PER_TCE / 1e6, "Mtce", carrier=str(carrier), bus=str(bus))
+        )
     rows.append(_row("heating_coal_use", fuel.sum() / MWH_PER_TCE / 1e6, "Mtce"))
 
     displaced_total = 0.0
@@ -850,11 +885,14 @@ def compute_heating_metrics(n: pypsa.Network, sc: Scenario) -> pd.DataFrame:
         & n.generators.index.isin(n.generators_t.p_max_pu.columns)
     ]
     if len(renewable):
-        available = n.generators_t.p_max_pu[renewable].mul(n.generators.p_nom_opt[renewable]).mul(weights, axis=0)
+        p_max = n.generators_t.p_max_pu[renewable]
+        available = p_max.mul(n.generators.p_nom_opt[renewable]).mul(weights, axis=0)
         dispatched = n.generators_t.p[renewable].mul(weights, axis=0)
         curtailed = float((available - dispatched)[season].to_numpy().sum())
         available_season = float(available[season].to_numpy().sum())
-        rows.append(_row("heating_season_curtailment", curtailed / MWH_PER_TWH, "TWh", variant="heating_season"))
+        rows.append(
+            _row("heating_season_curtailment", curtailed / MWH_PER_TWH, "TWh", variant="heating_season")
+        )
         share = 100 * curtailed / available_season if available_season > 0 else 0.0
         rows.append(_row("heating_season_curtailment", share, "%", variant="heating_season"))
 
@@ -862,10 +900,13 @@ def compute_heating_metrics(n: pypsa.Network, sc: Scenario) -> pd.DataFrame:
     fraction = compute_local_renewable_fraction(n, sc)
     if fraction is not None and len(links):
         renewable_heating = float((total_electricity * fraction).mul(weights).sum())
-        rows.append(_row("heating_renewable_electricity", renewable_heating / MWH_PER_TWH, "TWh", variant="pro_rata_hourly"))
+        variant = "pro_rata_hourly"
+        rows.append(
+            _row("heating_renewable_electricity", renewable_heating / MWH_PER_TWH, "TWh", variant=variant)
+        )
         total = float(total_electricity.mul(weights).sum())
-        rows.append(_row("heating_renewable_electricity", 100 * renewable_heating / total if total > 0 else 0.0, "%",
-                         variant="pro_rata_hourly"))
+        share = 100 * renewable_heating / total if total > 0 else 0.0
+        rows.append(_row("heating_renewable_electricity", share, "%", variant=variant))
     return pd.DataFrame(rows, columns=METRIC_COLUMNS)
 
 

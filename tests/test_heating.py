@@ -49,9 +49,10 @@ def test_heat_demand_integrates_to_documented_totals(heated: pypsa.Network, para
     p = {k: float(v) for k, v in params.items() if k.replace("_", "").isalnum() and _is_float(v)}
     households = p["rural_households"]
     area = p["heated_area_per_household"]
+    share = p["bashang_household_share"]
     expected_mwh = {
-        "rural_bashang_heat": households * p["bashang_household_share"] * area * p["specific_heat_demand_bashang"] / 1e3,
-        "rural_basin_heat": households * (1 - p["bashang_household_share"]) * area * p["specific_heat_demand_basin"] / 1e3,
+        "rural_bashang_heat": households * share * area * p["specific_heat_demand_bashang"] / 1e3,
+        "rural_basin_heat": households * (1 - share) * area * p["specific_heat_demand_basin"] / 1e3,
         "urban_heat": p["urban_floor_area"] * p["specific_heat_demand_urban"] / 1e3,
     }
     totals = heated.loads_t.p_set.sum()
@@ -217,8 +218,8 @@ def test_plan_capacities_cover_the_coldest_fortnight(heated: pypsa.Network) -> N
     daily = n.loads_t.p_set.sum(axis=1).resample("D").sum()
     start = daily.rolling(14).sum().idxmax() - pd.Timedelta(days=13)
     n.set_snapshots(n.snapshots[(n.snapshots >= start) & (n.snapshots < start + pd.Timedelta(days=14))])
-    n.add("Generator", ["grid_city", "grid_zhangbei"], bus=["city", "zhangbei"], p_nom=1e5, marginal_cost=300.0,
-          carrier="gas")
+    n.add("Generator", ["grid_city", "grid_zhangbei"], bus=["city", "zhangbei"], p_nom=1e5,
+          marginal_cost=300.0, carrier="gas")
     status, condition = n.optimize(solver_name="highs", include_objective_constant=False,
                                    solver_options={"threads": 1, "output_flag": False})
     assert (status, condition) == ("ok", "optimal")
@@ -247,7 +248,8 @@ def _toy(with_storage: bool) -> pypsa.Network:
     n.add("Generator", "wind", bus="city", carrier="onwind", p_nom=10.0, p_max_pu=[1.0, 0.0])
     n.add("Generator", "coal", bus="city", carrier="coal", p_nom=100.0, marginal_cost=100.0)
     n.add("Load", "heat_load", bus="urban_heat", carrier="heat", p_set=[5.0, 5.0])
-    n.add("Link", "heater", bus0="city", bus1="urban_heat", carrier="resistive_heater", efficiency=1.0, p_nom=20.0)
+    n.add("Link", "heater", bus0="city", bus1="urban_heat", carrier="resistive_heater", efficiency=1.0,
+          p_nom=20.0)
     n.add("Store", "tank", bus="urban_heat", carrier="heat_storage", e_nom=10.0 if with_storage else 0.0,
           standing_loss=0.0, e_cyclic=False, e_initial=0.0)
     status, _ = n.optimize(solver_name="highs", include_objective_constant=False,
@@ -277,7 +279,8 @@ def test_heating_metrics_on_the_toy() -> None:
     n = _toy(with_storage=True)
     n.add("Generator", "stove", bus="urban_heat", carrier="coal_boiler", p_nom=0.0, efficiency=0.5)
     n.generators_t.p["stove"] = 0.0
-    metrics = heating.compute_heating_metrics(n, sc).set_index(["metric", "variant", "carrier", "bus", "unit"])["value"]
+    table = heating.compute_heating_metrics(n, sc)
+    metrics = table.set_index(["metric", "variant", "carrier", "bus", "unit"])["value"]
     assert metrics[("heating_electricity", "", "", "", "TWh")] * 1e6 == pytest.approx(10.0)
     assert metrics[("heating_electricity_peak", "", "", "", "MW")] == pytest.approx(10.0)
     assert metrics[("heat_demand", "", "heat", "urban_heat", "TWh")] * 1e6 == pytest.approx(10.0)
