@@ -316,26 +316,43 @@ def enforced(indicator: str, share: float) -> Scenario:
                                     enforce=True)])
 
 
+_SOLVED: dict[tuple[str, float], tuple[pypsa.Network, pd.DataFrame, Scenario]] = {}
+
+
+@pytest.fixture(scope="module")
+def tables_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_tables(tmp_path_factory.mktemp("project"))
+
+
+def solve_enforced(indicator: str, share: float, root: Path) -> tuple[
+    pypsa.Network, pd.DataFrame, Scenario
+]:
+    """Solve investment_network with the target enforced (cached per indicator and share)."""
+    key = (indicator, share)
+    if key not in _SOLVED:
+        sc = enforced(indicator, share)
+        n = investment_network()
+
+        def extra(n: pypsa.Network, sns: pd.Index) -> None:
+            name = acc.add_renewable_share_constraint(n, sns, sc, "goal", root)
+            assert name == "GlobalConstraint-renewable_share_goal"
+
+        solve(n, extra)
+        metrics = acc.compute_share_metrics(n, sc, root, acc.read_share_duals(n, sc))
+        _SOLVED[key] = (n, metrics, sc)
+    return _SOLVED[key]
+
+
 @pytest.mark.parametrize(("indicator", "share"), [("final_energy", 0.25), ("electricity", 0.5)])
-def test_constraint_binds_and_agrees_with_metric(tmp_path: Path, indicator: str,
+def test_constraint_binds_and_agrees_with_metric(tables_root: Path, indicator: str,
                                                  share: float) -> None:
-    root = write_tables(tmp_path)
-    sc = enforced(indicator, share)
-    n = investment_network()
-    names: list[str] = []
-
-    def extra(n: pypsa.Network, sns: pd.Index) -> None:
-        names.append(acc.add_renewable_share_constraint(n, sns, sc, "goal", root))
-
-    solve(n, extra)
-    assert names == ["GlobalConstraint-renewable_share_goal"]
-    duals = acc.read_share_duals(n, sc)
-    assert duals[names[0]] != 0  # the target binds
-    metrics = acc.compute_share_metrics(n, sc, root, duals)
+    n, metrics, sc = solve_enforced(indicator, share, tables_root)
+    name = "GlobalConstraint-renewable_share_goal"
+    assert acc.read_share_duals(n, sc)[name] != 0  # the target binds
     got = pick(metrics, "target_enforced_share").iloc[0]
     assert got == pytest.approx(share * 100, abs=1e-6)
     # metric (numbers) and constraint (linopy expression evaluated at the solution) agree
-    con = n.model.constraints[names[0]]
+    con = n.model.constraints[name]
     residual = float(con.lhs.solution.sum()) - float(con.rhs.sum())
     assert residual == pytest.approx(0.0, abs=1e-6)
     metric = "renewable_share" if indicator == "final_energy" else "renewable_share_electricity"
@@ -344,23 +361,16 @@ def test_constraint_binds_and_agrees_with_metric(tmp_path: Path, indicator: str,
     assert reported == pytest.approx(share * 100, abs=1e-6)
     verdicts = acc.compute_verdicts(metrics, sc)
     assert verdicts["status"].tolist() == ["PASS"]  # headline pro_rata >= nea_annual
+    assert verdicts["achieved_share"].iloc[0] >= share - 1e-9
 
 
-def test_shadow_price_matches_finite_difference(tmp_path: Path) -> None:
-    root = write_tables(tmp_path)
-    objectives = {}
-    prices = {}
-    for share in (0.20, 0.21):
-        sc = enforced("final_energy", share)
-        n = investment_network()
-        solve(n, lambda n, sns, sc=sc: acc.add_renewable_share_constraint(n, sns, sc, "goal",
-                                                                          root))
-        objectives[share] = float(n.objective)
-        metrics = acc.compute_share_metrics(n, sc, root, acc.read_share_duals(n, sc))
-        prices[share] = pick(metrics, "shadow_price", unit="CNY/pp").iloc[0]
-    finite = objectives[0.21] - objectives[0.20]
+def test_shadow_price_matches_finite_difference(tables_root: Path) -> None:
+    low, metrics, _ = solve_enforced("final_energy", 0.25, tables_root)
+    high, _, _ = solve_enforced("final_energy", 0.26, tables_root)
+    finite = float(high.objective) - float(low.objective)
     assert finite > 0
-    assert prices[0.20] == pytest.approx(finite, rel=0.05)
+    price = pick(metrics, "shadow_price", unit="CNY/pp").iloc[0]
+    assert price == pytest.approx(finite, rel=0.05)
 
 
 def test_unreachable_target(tmp_path: Path) -> None:
@@ -403,3 +413,22 @@ def test_negative_nea_logs_warning(solved_fixed: pypsa.Network, tmp_path: Path,
     with caplog.at_level(logging.WARNING, logger="energy_model.accounting"):
         acc.compute_share_metrics(solved_fixed, scenario(), write_tables(tmp_path), None)
     assert "exceed local renewable generation by 4e-05 TWh" in caplog.text
+
+
+@pytest.mark.slow
+def test_baseline_2018_reproduces_plan_share() -> None:
+    """Calibration: the 2018 baseline gives 23 % +- 2 pp (coal-equivalent, pro rata)."""
+    from energy_model.network import apply_scenario, load_network
+    from energy_model.scenario import load_scenario, resolve_project_path
+    from energy_model.solve import solve as solve_scenario
+
+    path = ROOT / "scenarios" / "baseline-2018.yaml"
+    if not path.is_file():
+        pytest.skip("scenarios/baseline-2018.yaml is absent")
+    sc = load_scenario(path)
+    n = load_network(resolve_project_path(path, sc.network))
+    apply_scenario(n, sc, file=path)
+    solve_scenario(n, sc, ROOT)
+    metrics = acc.compute_share_metrics(n, sc, ROOT, None)
+    share = pick(metrics, "renewable_share", variant="coal_equivalent|pro_rata").iloc[0]
+    assert 21.0 <= share <= 25.0
