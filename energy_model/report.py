@@ -196,8 +196,7 @@ COMPARISON_FIGURES: tuple[FigureSpec, ...] = (
     FigureSpec(
         "system_cost",
         "System cost",
-        "Total annualised system cost (capital plus operating cost) of each scenario "
-        "[billion CNY/yr].",
+        "Total annualised system cost (capital plus operating cost) of each scenario [billion CNY/yr].",
     ),
     FigureSpec(
         "curtailment",
@@ -212,8 +211,7 @@ COMPARISON_FIGURES: tuple[FigureSpec, ...] = (
     FigureSpec(
         "capacity",
         "Installed capacity",
-        "Optimal installed power capacity by carrier at the local buses, scenarios side by side "
-        "[GW].",
+        "Optimal installed power capacity by carrier at the local buses, scenarios side by side [GW].",
     ),
 )
 
@@ -277,8 +275,15 @@ def load_verdicts(result_dir: Path, run: dict[str, Any]) -> pd.DataFrame:
         table = pd.DataFrame(run["verdicts"])
     else:
         return pd.DataFrame(
-            columns=["scenario", "target", "indicator", "target_share", "achieved_share",
-                     "margin_pp", "status"]
+            columns=[
+                "scenario",
+                "target",
+                "indicator",
+                "target_share",
+                "achieved_share",
+                "margin_pp",
+                "status",
+            ]
         )
     if "scenario" not in table.columns:
         table.insert(0, "scenario", result_dir.name)
@@ -398,11 +403,17 @@ def load_carrier_styles(n: pypsa.Network | pd.DataFrame | None) -> pd.DataFrame:
         return pd.DataFrame(columns=["nice_name", "color"])
     names = [
         str(nice) if isinstance(nice, str) and nice.strip() and nice != "nan" else str(cid)
-        for cid, nice in zip(carriers.index, carriers.get("nice_name", pd.Series(index=carriers.index)), strict=True)
+        for cid, nice in zip(
+            carriers.index, carriers.get("nice_name", pd.Series(index=carriers.index)), strict=True
+        )
     ]
     colors = [
-        to_hex(color) if isinstance(color, str) and color.strip() and is_color_like(color) else fallback_color(str(cid))
-        for cid, color in zip(carriers.index, carriers.get("color", pd.Series(index=carriers.index)), strict=True)
+        to_hex(color)
+        if isinstance(color, str) and color.strip() and is_color_like(color)
+        else fallback_color(str(cid))
+        for cid, color in zip(
+            carriers.index, carriers.get("color", pd.Series(index=carriers.index)), strict=True
+        )
     ]
     return pd.DataFrame({"nice_name": names, "color": colors}, index=carriers.index.astype(str))
 
@@ -496,8 +507,12 @@ def metric_values(metrics: pd.DataFrame, metric: str, target_unit: str | None = 
             rows.at[index, "value"] = convert(float(row["value"]), str(row["unit"]), target_unit)
             keep.append(index)
         except ValueError:
-            logger.info("metric '%s': unit '%s' is not convertible to %s; row skipped",
-                        metric, row["unit"], target_unit)
+            logger.info(
+                "metric '%s': unit '%s' is not convertible to %s; row skipped",
+                metric,
+                row["unit"],
+                target_unit,
+            )
     rows = rows.loc[keep]
     rows["unit"] = target_unit
     return rows
@@ -577,8 +592,13 @@ def break_gaps(frame: pd.DataFrame, hours: pd.Series, *, steps: bool = False) ->
         closing.index = ends[last]
         parts.append(closing)
     if len(gaps):
-        parts.append(pd.DataFrame(np.nan, index=ends[gaps] + pd.Timedelta(seconds=1) if steps else ends[gaps],
-                                  columns=frame.columns))
+        parts.append(
+            pd.DataFrame(
+                np.nan,
+                index=ends[gaps] + pd.Timedelta(seconds=1) if steps else ends[gaps],
+                columns=frame.columns,
+            )
+        )
     if len(parts) == 1:
         return out
     return pd.concat(parts).sort_index(kind="stable")
@@ -641,8 +661,15 @@ def _legend_below(fig: Figure, ax: Axes, ncol: int = 4, **kwargs: Any) -> None:
     if handles:
         longest = max(len(label) for label in labels)
         fits = max(1, int(fig.get_figwidth() * 12 / (longest + 5)))  # ~12 legend characters per inch
-        fig.legend(handles, labels, loc="outside lower center", ncol=max(1, min(ncol, len(labels), fits)),
-                   frameon=False, fontsize="small", **kwargs)
+        fig.legend(
+            handles,
+            labels,
+            loc="outside lower center",
+            ncol=max(1, min(ncol, len(labels), fits)),
+            frameon=False,
+            fontsize="small",
+            **kwargs,
+        )
 
 
 def _thousands(value: float, _pos: int) -> str:
@@ -797,7 +824,7 @@ def _significant(values: pd.Series, scale: float | None = None) -> pd.Series:
 
 
 def storage_energy_capacity(n: pypsa.Network, buses: Iterable[str] | None = None) -> pd.Series:
-    """Energy capacity of storage units (``p_nom_opt × max_hours``) and stores (``e_nom_opt``) by carrier [MWh].
+    """Energy capacity by carrier [MWh]: storage units ``p_nom_opt × max_hours``, stores ``e_nom_opt``.
 
     Parameters
     ----------
@@ -868,11 +895,20 @@ def plot_capacity(
         ax.set_xlabel(label)
         ax.set_ylabel("")
         for y, value in enumerate(values.reindex(order).to_numpy()):
-            ax.annotate(f"{value:,.2f}", (value, y), xytext=(3, 0), textcoords="offset points",
-                        va="center", fontsize="x-small")
+            ax.annotate(
+                f"{value:,.2f}",
+                (value, y),
+                xytext=(3, 0),
+                textcoords="offset points",
+                va="center",
+                fontsize="x-small",
+            )
         ax.margins(x=0.12)
-    fig.suptitle("Installed capacity by carrier (local buses)" if local is not None else
-                 "Installed capacity by carrier")
+    fig.suptitle(
+        "Installed capacity by carrier (local buses)"
+        if local is not None
+        else "Installed capacity by carrier"
+    )
     return fig
 
 
@@ -936,8 +972,14 @@ def plot_energy_balance(
         names = [display_name(c, styles) for c in order]
         colors = [carrier_color(c, styles) for c in order]
         ax.barh(names, positive.reindex(order).fillna(0.0).to_numpy(), color=colors)
-        ax.barh(names, negative.reindex(order).fillna(0.0).to_numpy(), color=colors, hatch="//",
-                edgecolor="white", linewidth=0)
+        ax.barh(
+            names,
+            negative.reindex(order).fillna(0.0).to_numpy(),
+            color=colors,
+            hatch="//",
+            edgecolor="white",
+            linewidth=0,
+        )
         ax.axvline(0, color="black", linewidth=0.8)
         ax.invert_yaxis()
         ax.set_title(f"Local buses: {display_name(panel, styles)}" if panel else "All buses")
@@ -1009,9 +1051,7 @@ def plot_dispatch(
     return fig
 
 
-def plot_curtailment_heatmap(
-    n: pypsa.Network, buses: pd.Index, styles: pd.DataFrame
-) -> Figure:
+def plot_curtailment_heatmap(n: pypsa.Network, buses: pd.Index, styles: pd.DataFrame) -> Figure:
     """Curtailment of variable renewables by day and hour of day [GW], one panel per carrier.
 
     Curtailment of generator g at snapshot t is ``p_nom_opt[g] · p_max_pu[t, g] − p[t, g]``
@@ -1034,11 +1074,20 @@ def plot_curtailment_heatmap(
     axes = fig.subplots(len(order), 1, squeeze=False, sharex=True)[:, 0]
     for ax, carrier in zip(axes, order, strict=True):
         series = hourly[carrier]
-        table = pd.DataFrame({"day": series.index.normalize(), "hour": series.index.hour, "v": series.to_numpy()})
+        table = pd.DataFrame(
+            {"day": series.index.normalize(), "hour": series.index.hour, "v": series.to_numpy()}
+        )
         grid = table.pivot_table(index="hour", columns="day", values="v", aggfunc="mean")
         grid = grid.reindex(range(24))
-        sns.heatmap(grid, ax=ax, cmap="rocket_r", vmin=0, vmax=vmax,
-                    cbar_kws={"label": "Curtailment [GW]"}, rasterized=True)
+        sns.heatmap(
+            grid,
+            ax=ax,
+            cmap="rocket_r",
+            vmin=0,
+            vmax=vmax,
+            cbar_kws={"label": "Curtailment [GW]"},
+            rasterized=True,
+        )
         ax.invert_yaxis()
         ax.set_ylabel("Hour of day")
         ax.set_yticks([0.5, 6.5, 12.5, 18.5], ["0", "6", "12", "18"])
@@ -1047,8 +1096,9 @@ def plot_curtailment_heatmap(
         days = list(grid.columns)
         step = max(1, len(days) // 12)
         ticks = list(range(0, len(days), step))
-        ax.set_xticks([t + 0.5 for t in ticks], [pd.Timestamp(days[t]).strftime("%d %b") for t in ticks],
-                      rotation=0)
+        ax.set_xticks(
+            [t + 0.5 for t in ticks], [pd.Timestamp(days[t]).strftime("%d %b") for t in ticks], rotation=0
+        )
         ax.set_xlabel("")
     axes[-1].set_xlabel("Day")
     fig.suptitle("Curtailment of local wind and solar")
@@ -1060,7 +1110,9 @@ def plot_state_of_charge(n: pypsa.Network, styles: pd.DataFrame) -> Figure:
     parts = []
     if not n.storage_units.empty and not n.storage_units_t.state_of_charge.empty:
         soc = n.storage_units_t.state_of_charge
-        parts.append(soc.T.groupby(n.storage_units.carrier.reindex(soc.columns).astype(str).to_numpy()).sum().T)
+        parts.append(
+            soc.T.groupby(n.storage_units.carrier.reindex(soc.columns).astype(str).to_numpy()).sum().T
+        )
     if not n.stores.empty and not n.stores_t.e.empty:
         e = n.stores_t.e
         parts.append(e.T.groupby(n.stores.carrier.reindex(e.columns).astype(str).to_numpy()).sum().T)
@@ -1069,8 +1121,7 @@ def plot_state_of_charge(n: pypsa.Network, styles: pd.DataFrame) -> Figure:
         raise MissingDataError(msg)
     levels = pd.concat(parts, axis=1).T.groupby(level=0).sum().T
     capacity = storage_energy_capacity(n).reindex(levels.columns).fillna(0.0)
-    used = [c for c in levels.columns
-            if levels[c].abs().max() > max(ABS_TOL, 1e-4 * capacity[c])]
+    used = [c for c in levels.columns if levels[c].abs().max() > max(ABS_TOL, 1e-4 * capacity[c])]
     unused = sorted(set(levels.columns) - set(used))
     if unused:
         logger.info("state of charge: never charged, not drawn: %s", ", ".join(unused))
@@ -1085,8 +1136,15 @@ def plot_state_of_charge(n: pypsa.Network, styles: pd.DataFrame) -> Figure:
     for ax, carrier in zip(axes, order, strict=True):
         color = carrier_color(carrier, styles)
         ax.plot(levels.index, levels[carrier], color=color, linewidth=0.8)
-        ax.fill_between(levels.index, 0, levels[carrier].to_numpy(), color=color, alpha=0.3, linewidth=0,
-                        rasterized=len(levels) > 2000)
+        ax.fill_between(
+            levels.index,
+            0,
+            levels[carrier].to_numpy(),
+            color=color,
+            alpha=0.3,
+            linewidth=0,
+            rasterized=len(levels) > 2000,
+        )
         ax.set_ylabel("Energy [GWh]")
         ax.set_title(display_name(carrier, styles), loc="left")
         ax.set_ylim(bottom=0)
@@ -1163,15 +1221,31 @@ def plot_heat(
         if temp_daily.notna().sum() == 0:
             logger.info("heat figure: temperature does not cover the snapshots; drawn without it")
             temp_daily = None
-    columns = [("__heat_demand__", "Heat demand", carrier_color("heat", styles) if "heat" in styles.index else "#b22222")]
-    columns += [(c, f"{display_name(c, styles)} electricity", carrier_color(c, styles)) for c in electricity.columns]
+    columns = [
+        (
+            "__heat_demand__",
+            "Heat demand",
+            carrier_color("heat", styles) if "heat" in styles.index else "#b22222",
+        )
+    ]
+    columns += [
+        (c, f"{display_name(c, styles)} electricity", carrier_color(c, styles)) for c in electricity.columns
+    ]
     if temp_daily is not None:
         fig = _new_figure(9.0, 4.2)
         ax_t, ax_y = fig.subplots(1, 2, width_ratios=[1, 1.4])
         for column, label, color in columns:
             marker = "o" if column == "__heat_demand__" else "^"
-            ax_t.scatter(temp_daily.to_numpy(), daily[column].to_numpy(), s=10, color=color,
-                         label=label, marker=marker, alpha=0.8, linewidths=0)
+            ax_t.scatter(
+                temp_daily.to_numpy(),
+                daily[column].to_numpy(),
+                s=10,
+                color=color,
+                label=label,
+                marker=marker,
+                alpha=0.8,
+                linewidths=0,
+            )
         ax_t.set_xlabel("Daily mean outdoor temperature [°C]")
         ax_t.set_ylabel("Daily mean power [GW]")
         ax_t.set_title("Against temperature")
@@ -1246,8 +1320,14 @@ def scenario_targets(results: ScenarioResults) -> pd.DataFrame:
         return table[["target", "indicator", "target_share"]]
     targets = results.scenario.get("targets") or []
     return pd.DataFrame(
-        [{"target": t.get("name", ""), "indicator": t.get("indicator", ""),
-          "target_share": float(t.get("min_share", np.nan))} for t in targets],
+        [
+            {
+                "target": t.get("name", ""),
+                "indicator": t.get("indicator", ""),
+                "target_share": float(t.get("min_share", np.nan)),
+            }
+            for t in targets
+        ],
         columns=["target", "indicator", "target_share"],
     )
 
@@ -1282,20 +1362,45 @@ def plot_renewable_share(
     fig = _new_figure(7.0, 4.2)
     ax = fig.subplots()
     x = np.arange(len(shares))
-    ax.vlines(x, shares["low"], shares["high"], color="#4c72b0", linewidth=6, alpha=0.35,
-              label="Range over attribution rules")
-    ax.scatter(x, shares["headline"], color="#4c72b0", zorder=3, s=40,
-               label=f"Headline ({headline.replace('_', '-')})")
+    ax.vlines(
+        x,
+        shares["low"],
+        shares["high"],
+        color="#4c72b0",
+        linewidth=6,
+        alpha=0.35,
+        label="Range over attribution rules",
+    )
+    ax.scatter(
+        x,
+        shares["headline"],
+        color="#4c72b0",
+        zorder=3,
+        s=40,
+        label=f"Headline ({headline.replace('_', '-')})",
+    )
     for xi, value in zip(x, shares["headline"], strict=True):
-        ax.annotate(f"{value:.1f} %", (xi, value), xytext=(8, 0), textcoords="offset points",
-                    va="center", fontsize="small")
+        ax.annotate(
+            f"{value:.1f} %",
+            (xi, value),
+            xytext=(8, 0),
+            textcoords="offset points",
+            va="center",
+            fontsize="small",
+        )
     palette = sns.color_palette("dark", max(len(targets), 1))
     for color, (_, target) in zip(palette, targets.iterrows(), strict=False):
         share = float(target["target_share"]) * 100
         indicator = str(target.get("indicator", "") or "").replace("_", " ")
-        ax.axhline(share, color=color, linestyle="--", linewidth=1.2,
-                   label=f"Target {target['target']}" + (f" ({indicator})" if indicator else "")
-                   + f": {share:.0f} %")
+        ax.axhline(
+            share,
+            color=color,
+            linestyle="--",
+            linewidth=1.2,
+            label=f"Target {target['target']}"
+            + (f" ({indicator})" if indicator else "")
+            + f": {share:.0f} %",
+        )
     ax.set_xticks(x, [_label_group(g) for g in shares.index])
     ax.set_xlim(-0.6, len(shares) - 0.4)
     top = max(float(shares["high"].max()), float(targets["target_share"].max() * 100) if len(targets) else 0)
@@ -1340,8 +1445,14 @@ def _scenario_bar(ax: Axes, names: list[str], values: Iterable[float], label: st
     values = list(values)
     ax.barh(names, values, color=sns.color_palette("colorblind", 1)[0])
     for y, value in enumerate(values):
-        ax.annotate(f"{value:,.2f}", (value, y), xytext=(3, 0), textcoords="offset points",
-                    va="center", fontsize="x-small")
+        ax.annotate(
+            f"{value:,.2f}",
+            (value, y),
+            xytext=(3, 0),
+            textcoords="offset points",
+            va="center",
+            fontsize="x-small",
+        )
     ax.invert_yaxis()
     ax.set_xlabel(label)
     ax.margins(x=0.15)
@@ -1363,14 +1474,28 @@ def plot_comparison_shares(shares: pd.DataFrame, targets: pd.DataFrame) -> Figur
     fig = _new_figure(7.5, 1.6 + 0.45 * len(shares))
     ax = fig.subplots()
     y = np.arange(len(shares))
-    ax.hlines(y, shares["low"] * 100, shares["high"] * 100, color="#4c72b0", linewidth=7, alpha=0.35,
-              label="Range over attribution rules")
+    ax.hlines(
+        y,
+        shares["low"] * 100,
+        shares["high"] * 100,
+        color="#4c72b0",
+        linewidth=7,
+        alpha=0.35,
+        label="Range over attribution rules",
+    )
     ax.scatter(shares["headline"] * 100, y, color="#4c72b0", zorder=3, s=36, label="Headline share")
     first = True
     for yi, scenario in zip(y, shares.index, strict=True):
         for _, target in targets[targets["scenario"] == scenario].iterrows():
-            ax.scatter(float(target["target_share"]) * 100, yi, marker="|", s=300, color="#c44e52",
-                       zorder=4, label="Target" if first else "_")
+            ax.scatter(
+                float(target["target_share"]) * 100,
+                yi,
+                marker="|",
+                s=300,
+                color="#c44e52",
+                zorder=4,
+                label="Target" if first else "_",
+            )
             first = False
     ax.set_yticks(y, list(shares.index))
     ax.invert_yaxis()
@@ -1415,11 +1540,19 @@ def plot_comparison_stacked(
     left = np.zeros(len(table))
     for column in table.columns:
         values = table[column].fillna(0.0).to_numpy()
-        ax.barh(list(table.index), values, left=left, color=colors.get(column), label=names.get(column, column))
+        ax.barh(
+            list(table.index), values, left=left, color=colors.get(column), label=names.get(column, column)
+        )
         left += values
     for y, total in enumerate(left):
-        ax.annotate(f"{total:,.2f}", (total, y), xytext=(3, 0), textcoords="offset points",
-                    va="center", fontsize="x-small")
+        ax.annotate(
+            f"{total:,.2f}",
+            (total, y),
+            xytext=(3, 0),
+            textcoords="offset points",
+            va="center",
+            fontsize="x-small",
+        )
     ax.invert_yaxis()
     ax.margins(x=0.15)
     ax.set_xlabel(label)
@@ -1444,8 +1577,18 @@ def plot_comparison_capacity(capacity: pd.DataFrame, styles: pd.DataFrame) -> Fi
     scenarios = list(dict.fromkeys(capacity["scenario"]))
     fig = _new_figure(8.0, 1.8 + 0.22 * len(order) * max(1, len(scenarios)) ** 0.7)
     ax = fig.subplots()
-    sns.barplot(data=data, y="name", x="value", hue="scenario", order=[display_name(c, styles) for c in order],
-                hue_order=scenarios, orient="h", ax=ax, palette="colorblind", errorbar=None)
+    sns.barplot(
+        data=data,
+        y="name",
+        x="value",
+        hue="scenario",
+        order=[display_name(c, styles) for c in order],
+        hue_order=scenarios,
+        orient="h",
+        ax=ax,
+        palette="colorblind",
+        errorbar=None,
+    )
     ax.set_xlabel("Power capacity [GW]")
     ax.set_ylabel("")
     ax.set_title("Installed capacity by carrier")
@@ -1528,24 +1671,41 @@ def render_scenario_figures(result_dir: Path) -> list[Path]:
 
     builders: dict[str, Callable[[], Figure]] = {
         "capacity": lambda: plot_capacity(
-            results.metrics, styles, storage_energy_capacity(n, local) if n is not None else None,
-            local if n is not None else None),
+            results.metrics,
+            styles,
+            storage_energy_capacity(n, local) if n is not None else None,
+            local if n is not None else None,
+        ),
         "energy_balance": lambda: plot_energy_balance(
-            results.metrics, styles, n.buses.carrier.astype(str) if n is not None else None,
-            local if n is not None else None),
+            results.metrics,
+            styles,
+            n.buses.carrier.astype(str) if n is not None else None,
+            local if n is not None else None,
+        ),
         "dispatch_winter": lambda: plot_dispatch(
-            need_network(), select_week(need_network(), "winter", elec), elec, styles,
-            "Local electricity balance, winter week"),
+            need_network(),
+            select_week(need_network(), "winter", elec),
+            elec,
+            styles,
+            "Local electricity balance, winter week",
+        ),
         "dispatch_summer": lambda: plot_dispatch(
-            need_network(), select_week(need_network(), "summer", elec), elec, styles,
-            "Local electricity balance, summer week"),
+            need_network(),
+            select_week(need_network(), "summer", elec),
+            elec,
+            styles,
+            "Local electricity balance, summer week",
+        ),
         "curtailment_heatmap": lambda: plot_curtailment_heatmap(need_network(), local, styles),
         "state_of_charge": lambda: plot_state_of_charge(need_network(), styles),
         "export_duration": lambda: plot_export_duration(need_network(), region, styles),
         "heat": lambda: plot_heat(need_network(), region, styles, results.temperature),
         "renewable_share": lambda: plot_renewable_share(
-            results.metrics, scenario_targets(results), headline,
-            f"Renewable share against targets: {results.name}"),
+            results.metrics,
+            scenario_targets(results),
+            headline,
+            f"Renewable share against targets: {results.name}",
+        ),
         "price_duration": lambda: plot_price_duration(need_network(), elec),
     }
     written: list[Path] = []
@@ -1579,8 +1739,11 @@ def render_comparison(results_root: Path, scenario_dirs: list[Path]) -> list[Pat
     written: list[Path] = []
 
     tables = [r.metrics.assign(scenario=r.name) for r in loaded if not r.metrics.empty]
-    metrics = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(
-        columns=["scenario", "metric", "variant", "carrier", "bus", "value", "unit"])
+    metrics = (
+        pd.concat(tables, ignore_index=True)
+        if tables
+        else pd.DataFrame(columns=["scenario", "metric", "variant", "carrier", "bus", "value", "unit"])
+    )
     metrics = metrics[["scenario", "metric", "variant", "carrier", "bus", "value", "unit"]]
     metrics.to_csv(folder / "metrics.csv", index=False)
     written.append(folder / "metrics.csv")
@@ -1601,9 +1764,11 @@ def render_comparison(results_root: Path, scenario_dirs: list[Path]) -> list[Pat
             valuation = str(accounting.get("electricity_valuation") or "coal_equivalent")
             match = [g for g in table.index if valuation in g.split("|")]
             rows[r.name] = table.loc[match[0] if match else table.index[0]]
-        targets = pd.concat(
-            [scenario_targets(r).assign(scenario=r.name) for r in loaded], ignore_index=True
-        ) if loaded else pd.DataFrame(columns=["scenario", "target", "target_share"])
+        targets = (
+            pd.concat([scenario_targets(r).assign(scenario=r.name) for r in loaded], ignore_index=True)
+            if loaded
+            else pd.DataFrame(columns=["scenario", "target", "target_share"])
+        )
         return plot_comparison_shares(pd.DataFrame.from_dict(rows, orient="index"), targets)
 
     def cost() -> Figure:
@@ -1619,12 +1784,16 @@ def render_comparison(results_root: Path, scenario_dirs: list[Path]) -> list[Pat
         if not variable.empty:
             part = part[part["carrier"].isin(set(variable))]
         table = part.pivot_table(index="scenario", columns="carrier", values="value", aggfunc="sum")
-        table = table.reindex(index=[s for s in names if s in table.index],
-                              columns=carrier_order(table.columns, styles))
+        table = table.reindex(
+            index=[s for s in names if s in table.index], columns=carrier_order(table.columns, styles)
+        )
         return plot_comparison_stacked(
-            table, "Curtailed energy [TWh/yr]", "Curtailment of variable renewables",
+            table,
+            "Curtailed energy [TWh/yr]",
+            "Curtailment of variable renewables",
             {c: carrier_color(c, styles) for c in table.columns},
-            {c: display_name(c, styles) for c in table.columns})
+            {c: display_name(c, styles) for c in table.columns},
+        )
 
     def exports() -> Figure:
         part = metric_values(metrics[metrics["metric"] == "export"], "export", "TWh")
@@ -1632,12 +1801,17 @@ def render_comparison(results_root: Path, scenario_dirs: list[Path]) -> list[Pat
         table = table.reindex(index=[s for s in names if s in table.index])
         palette = sns.color_palette("colorblind", max(len(table.columns), 1)).as_hex()
         return plot_comparison_stacked(
-            table, "Exported energy [TWh/yr]", "Exports by corridor",
-            dict(zip(table.columns, palette, strict=False)), {c: str(c) for c in table.columns})
+            table,
+            "Exported energy [TWh/yr]",
+            "Exports by corridor",
+            dict(zip(table.columns, palette, strict=False)),
+            {c: str(c) for c in table.columns},
+        )
 
     local_by_scenario = {
         r.name: local_bus_ids(load_bus_table(r.network_path), r.region)
-        for r in loaded if r.network_path is not None
+        for r in loaded
+        if r.network_path is not None
     }
 
     def capacity() -> Figure:
@@ -1656,8 +1830,11 @@ def render_comparison(results_root: Path, scenario_dirs: list[Path]) -> list[Pat
         return plot_comparison_capacity(table, styles)
 
     builders: dict[str, Callable[[], Figure]] = {
-        "shares": shares, "system_cost": cost, "curtailment": curtailment,
-        "exports": exports, "capacity": capacity,
+        "shares": shares,
+        "system_cost": cost,
+        "curtailment": curtailment,
+        "exports": exports,
+        "capacity": capacity,
     }
     for spec in COMPARISON_FIGURES:
         written += _render(folder, spec.name, builders[spec.name])

@@ -20,8 +20,8 @@ import yaml
 
 from energy_model.report import (
     ATTRIBUTIONS,
-    ELECTRICITY_GROUP,
     COMPARISON_FIGURES,
+    ELECTRICITY_GROUP,
     SCENARIO_FIGURES,
     FigureSpec,
     load_metrics,
@@ -139,9 +139,9 @@ def list_scenario_dirs(results_root: Path) -> list[Path]:
 def _page(title: str, body: str) -> str:
     """A complete HTML document with the inline style sheet."""
     return (
-        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
-        "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
-        f"<title>{escape(title)}</title>\n<link rel=\"icon\" href=\"data:,\">\n"
+        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+        f'<title>{escape(title)}</title>\n<link rel="icon" href="data:,">\n'
         f"<style>{STYLE}</style>\n</head>\n<body>\n{body}\n</body>\n</html>\n"
     )
 
@@ -149,12 +149,14 @@ def _page(title: str, body: str) -> str:
 def _table(header: list[str], rows: list[list[str]], numeric: set[int] | None = None) -> str:
     """An HTML table; cells are given as already-escaped HTML."""
     numeric = numeric or set()
-    head = "".join(f"<th scope=\"col\">{h}</th>" for h in header)
+    head = "".join(f'<th scope="col">{h}</th>' for h in header)
     body = "\n".join(
-        "<tr>" + "".join(
-            f"<td class=\"num\">{cell}</td>" if i in numeric else f"<td>{cell}</td>"
+        "<tr>"
+        + "".join(
+            f'<td class="num">{cell}</td>' if i in numeric else f"<td>{cell}</td>"
             for i, cell in enumerate(row)
-        ) + "</tr>"
+        )
+        + "</tr>"
         for row in rows
     )
     return f"<table>\n<thead><tr>{head}</tr></thead>\n<tbody>\n{body}\n</tbody>\n</table>"
@@ -175,7 +177,7 @@ def _status_cell(status: Any) -> str:
     """PASS / FAIL with a class for colour (text stays readable in black and white)."""
     text = str(status).upper()
     css = "pass" if text == "PASS" else "fail" if text == "FAIL" else ""
-    return f"<span class=\"{css}\">{escape(text)}</span>" if css else escape(text)
+    return f'<span class="{css}">{escape(text)}</span>' if css else escape(text)
 
 
 def _verdict_rows(verdicts: pd.DataFrame, with_scenario: bool, link_prefix: str = "") -> list[list[str]]:
@@ -185,8 +187,11 @@ def _verdict_rows(verdicts: pd.DataFrame, with_scenario: bool, link_prefix: str 
         row = []
         if with_scenario:
             name = escape(str(v.get("scenario", "")))
-            row.append(f"<a href=\"{escape(link_prefix + str(v.get('scenario', '')))}/index.html\">{name}</a>"
-                       if link_prefix is not None and v.get("_has_page", False) else name)
+            row.append(
+                f'<a href="{escape(link_prefix + str(v.get("scenario", "")))}/index.html">{name}</a>'
+                if link_prefix is not None and v.get("_has_page", False)
+                else name
+            )
         row += [
             escape(str(v.get("target", ""))),
             escape(str(v.get("indicator", ""))),
@@ -201,7 +206,12 @@ def _verdict_rows(verdicts: pd.DataFrame, with_scenario: bool, link_prefix: str 
 
 
 VERDICT_HEADER = [
-    "Target", "Indicator", "Accounting", "Target share [%]", "Achieved share [%]", "Margin [pp]",
+    "Target",
+    "Indicator",
+    "Accounting",
+    "Target share [%]",
+    "Achieved share [%]",
+    "Margin [pp]",
     "Verdict",
 ]
 
@@ -211,10 +221,10 @@ def _figure_html(folder: str, spec: FigureSpec, number: int) -> str:
     png = f"{folder}/{spec.name}.png"
     svg = f"{folder}/{spec.name}.svg"
     return (
-        f"<figure id=\"fig-{escape(spec.name)}\">\n"
-        f"<a href=\"{escape(svg)}\"><img src=\"{escape(png)}\" alt=\"{escape(spec.title)}\"></a>\n"
+        f'<figure id="fig-{escape(spec.name)}">\n'
+        f'<a href="{escape(svg)}"><img src="{escape(png)}" alt="{escape(spec.title)}"></a>\n'
         f"<figcaption><strong>Figure {number}. {escape(spec.title)}.</strong> {escape(spec.caption)} "
-        f"<a href=\"{escape(svg)}\">SVG</a> · <a href=\"{escape(png)}\">PNG</a></figcaption>\n</figure>"
+        f'<a href="{escape(svg)}">SVG</a> · <a href="{escape(png)}">PNG</a></figcaption>\n</figure>'
     )
 
 
@@ -227,7 +237,7 @@ def _figures_html(base: Path, folder: str, specs: tuple[FigureSpec, ...]) -> str
             number += 1
             parts.append(_figure_html(folder, spec, number))
     if not parts:
-        return "<p class=\"muted\">No figures were rendered.</p>"
+        return '<p class="muted">No figures were rendered.</p>'
     return "\n".join(parts)
 
 
@@ -257,11 +267,19 @@ def _key_figures(metrics: pd.DataFrame, scenario: dict[str, Any]) -> list[list[s
     headline = str(accounting.get("attribution") or ATTRIBUTIONS[0])
     shares = share_table(metrics, headline)
     for group, share in shares.iterrows():
-        what = ("local electricity consumption" if group == ELECTRICITY_GROUP
-                else "final energy, " + str(group).replace("|", ", ").replace("_", " "))
+        what = (
+            "local electricity consumption"
+            if group == ELECTRICITY_GROUP
+            else "final energy, " + str(group).replace("|", ", ").replace("_", " ")
+        )
         label = f"Renewable share of {what} ({headline.replace('_', '-')})"
-        rows.append([escape(label), _fmt(share["headline"] * 100, 1),
-                     f"% (range {_fmt(share['low'] * 100)}–{_fmt(share['high'] * 100)})"])
+        rows.append(
+            [
+                escape(label),
+                _fmt(share["headline"] * 100, 1),
+                f"% (range {_fmt(share['low'] * 100)}–{_fmt(share['high'] * 100)})",
+            ]
+        )
     exports = metric_values(metrics, "export", "TWh")
     if not exports.empty:
         rows.append(["Exports, all corridors", _fmt(exports["value"].sum(), 3), "TWh/yr"])
@@ -305,7 +323,7 @@ def write_scenario_page(result_dir: Path) -> Path:
     verdicts = load_verdicts(result_dir, run)
 
     parts = [
-        "<nav><a href=\"../index.html\">← All scenarios</a></nav>",
+        '<nav><a href="../index.html">← All scenarios</a></nav>',
         f"<h1>Scenario {escape(name)}</h1>",
     ]
     if scenario.get("description"):
@@ -314,7 +332,10 @@ def write_scenario_page(result_dir: Path) -> Path:
         ["Year", escape(str(scenario.get("year", "–")))],
         ["Network", escape(str(scenario.get("network", "–")))],
         ["Accounting region", escape(str((scenario.get("accounting") or {}).get("region", "–")))],
-        ["Solver status", escape(f"{run.get('status', '–')} ({run.get('condition', '')})".replace(" ()", ""))],
+        [
+            "Solver status",
+            escape(f"{run.get('status', '–')} ({run.get('condition', '')})".replace(" ()", "")),
+        ],
     ]
     if "objective" in run:
         facts.append(["Objective [CNY/yr]", _fmt(run["objective"], 0)])
@@ -323,35 +344,44 @@ def write_scenario_page(result_dir: Path) -> Path:
         facts.append(["Time resolution", escape(", ".join(f"{k}={v}" for k, v in time.items()))])
     parts.append(_table(["Item", "Value"], facts))
 
-    parts.append("<h2 id=\"verdicts\">Targets</h2>")
+    parts.append('<h2 id="verdicts">Targets</h2>')
     if verdicts.empty:
-        parts.append("<p class=\"muted\">This scenario checks no renewable-share target.</p>")
+        parts.append('<p class="muted">This scenario checks no renewable-share target.</p>')
     else:
-        parts.append("<p class=\"muted\">Shares in % of the indicator; margin = achieved − target in "
-                     "percentage points [pp].</p>")
+        parts.append(
+            '<p class="muted">Shares in % of the indicator; margin = achieved − target in '
+            "percentage points [pp].</p>"
+        )
         parts.append(_table(VERDICT_HEADER, _verdict_rows(verdicts, with_scenario=False), {3, 4, 5}))
 
     key = _key_figures(metrics, scenario)
     if key:
-        parts.append("<h2 id=\"key-figures\">Key figures</h2>")
+        parts.append('<h2 id="key-figures">Key figures</h2>')
         parts.append(_table(["Quantity", "Value", "Unit"], key, {1}))
 
-    parts.append("<h2 id=\"figures\">Figures</h2>")
+    parts.append('<h2 id="figures">Figures</h2>')
     parts.append(_figures_html(result_dir, "figures", SCENARIO_FIGURES))
 
-    parts.append("<h2 id=\"files\">Data files</h2>")
+    parts.append('<h2 id="files">Data files</h2>')
     listed = [f for f in FILE_DESCRIPTIONS if (result_dir / f).is_file()]
     others = sorted(
-        p.name for p in result_dir.iterdir()
-        if p.is_file() and p.name not in FILE_DESCRIPTIONS and p.name != "index.html"
+        p.name
+        for p in result_dir.iterdir()
+        if p.is_file()
+        and p.name not in FILE_DESCRIPTIONS
+        and p.name != "index.html"
         and not p.name.startswith(".")
     )
     rows = [
-        [f"<a href=\"{escape(f)}\">{escape(f)}</a>", escape(FILE_DESCRIPTIONS.get(f, "")), _size(result_dir / f)]
+        [
+            f'<a href="{escape(f)}">{escape(f)}</a>',
+            escape(FILE_DESCRIPTIONS.get(f, "")),
+            _size(result_dir / f),
+        ]
         for f in listed + others
     ]
     parts.append(_table(["File", "Content", "Size"], rows, {2}))
-    parts.append("<p class=\"muted noprint\"><a href=\"../index.html\">← All scenarios</a></p>")
+    parts.append('<p class="muted noprint"><a href="../index.html">← All scenarios</a></p>')
 
     path = result_dir / "index.html"
     path.write_text(_page(f"Scenario {name}", "\n".join(parts)), encoding="utf-8")
@@ -395,17 +425,20 @@ def write_site_index(results_root: Path) -> Path:
         share = shares.loc[match[0] if match else shares.index[0]] if not shares.empty else None
         cost = metric_values(metrics, "system_cost", "billion CNY")
         n_pass = int((verdicts.get("status", pd.Series(dtype=str)).astype(str).str.upper() == "PASS").sum())
-        summaries.append([
-            f"<a href=\"{escape(folder.name)}/index.html\">{escape(folder.name)}</a>"
-            if has_page else escape(folder.name),
-            escape(_shorten(str(scenario.get("description", "")))),
-            escape(str(scenario.get("year", ""))),
-            escape(str(run.get("status", ""))),
-            _fmt(share["headline"] * 100) if share is not None else "–",
-            f"{_fmt(share['low'] * 100)}–{_fmt(share['high'] * 100)}" if share is not None else "–",
-            _fmt(cost["value"].sum(), 3) if not cost.empty else "–",
-            f"{n_pass}/{len(verdicts)}" if len(verdicts) else "–",
-        ])
+        summaries.append(
+            [
+                f'<a href="{escape(folder.name)}/index.html">{escape(folder.name)}</a>'
+                if has_page
+                else escape(folder.name),
+                escape(_shorten(str(scenario.get("description", "")))),
+                escape(str(scenario.get("year", ""))),
+                escape(str(run.get("status", ""))),
+                _fmt(share["headline"] * 100) if share is not None else "–",
+                f"{_fmt(share['low'] * 100)}–{_fmt(share['high'] * 100)}" if share is not None else "–",
+                _fmt(cost["value"].sum(), 3) if not cost.empty else "–",
+                f"{n_pass}/{len(verdicts)}" if len(verdicts) else "–",
+            ]
+        )
 
     parts = [
         "<h1>Zhangjiakou energy scenarios</h1>",
@@ -413,43 +446,64 @@ def write_site_index(results_root: Path) -> Path:
         "storage, export corridors, local demand and clean-heating load, checked against the city's "
         "renewable-share targets. Every figure and table is rendered from the saved results in this "
         "folder.</p>",
-        "<h2 id=\"verdicts\">Verdicts</h2>",
+        '<h2 id="verdicts">Verdicts</h2>',
     ]
     if verdict_tables:
         verdicts = pd.concat(verdict_tables, ignore_index=True)
-        parts.append("<p class=\"muted\">One row per scenario and target. Shares in % of the target's "
-                     "indicator (headline accounting of the scenario); margin = achieved − target in "
-                     "percentage points [pp].</p>")
-        parts.append(_table(["Scenario", *VERDICT_HEADER], _verdict_rows(verdicts, with_scenario=True),
-                            {4, 5, 6}))
+        parts.append(
+            '<p class="muted">One row per scenario and target. Shares in % of the target\'s '
+            "indicator (headline accounting of the scenario); margin = achieved − target in "
+            "percentage points [pp].</p>"
+        )
+        parts.append(
+            _table(["Scenario", *VERDICT_HEADER], _verdict_rows(verdicts, with_scenario=True), {4, 5, 6})
+        )
     else:
-        parts.append("<p class=\"muted\">No verdicts yet.</p>")
+        parts.append('<p class="muted">No verdicts yet.</p>')
 
-    parts.append("<h2 id=\"scenarios\">Scenarios</h2>")
+    parts.append('<h2 id="scenarios">Scenarios</h2>')
     if summaries:
-        parts.append(_table(
-            ["Scenario", "Description", "Year", "Status", "Renewable share [%]",
-             "Range over attribution rules [%]", "System cost [billion CNY/yr]", "Targets met"],
-            summaries, {2, 4, 5, 6, 7}))
+        parts.append(
+            _table(
+                [
+                    "Scenario",
+                    "Description",
+                    "Year",
+                    "Status",
+                    "Renewable share [%]",
+                    "Range over attribution rules [%]",
+                    "System cost [billion CNY/yr]",
+                    "Targets met",
+                ],
+                summaries,
+                {2, 4, 5, 6, 7},
+            )
+        )
     else:
-        parts.append("<p class=\"muted\">No completed scenario in this folder.</p>")
+        parts.append('<p class="muted">No completed scenario in this folder.</p>')
 
     comparison = root / COMPARISON_DIR
     if dirs and comparison.is_dir():
-        parts.append("<h2 id=\"comparison\">Comparison</h2>")
+        parts.append('<h2 id="comparison">Comparison</h2>')
         parts.append(_figures_html(root, COMPARISON_DIR, COMPARISON_FIGURES))
         tables = [
             (f"{COMPARISON_DIR}/metrics.csv", "metrics of all scenarios (tidy, with a scenario column)"),
             (f"{COMPARISON_DIR}/verdicts.csv", "verdicts of all scenarios"),
         ]
-        rows = [[f"<a href=\"{escape(href)}\">{escape(href)}</a>", escape(text)]
-                for href, text in tables if (root / href).is_file()]
+        rows = [
+            [f'<a href="{escape(href)}">{escape(href)}</a>', escape(text)]
+            for href, text in tables
+            if (root / href).is_file()
+        ]
         if rows:
             parts.append(_table(["File", "Content"], rows))
-    root_rows = [[f"<a href=\"{escape(name)}\">{escape(name)}</a>", escape(text)]
-                 for name, text in ROOT_TABLES.items() if (root / name).is_file()]
+    root_rows = [
+        [f'<a href="{escape(name)}">{escape(name)}</a>', escape(text)]
+        for name, text in ROOT_TABLES.items()
+        if (root / name).is_file()
+    ]
     if dirs and root_rows:
-        parts.append("<h2 id=\"tables\">Tables</h2>")
+        parts.append('<h2 id="tables">Tables</h2>')
         parts.append(_table(["File", "Content"], root_rows))
 
     path = root / "index.html"

@@ -67,7 +67,8 @@ def site_tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
     second = root / "second"
     shutil.copytree(toy, second)
     (second / "scenario.yaml").write_text(
-        (second / "scenario.yaml").read_text().replace("name: solved_toy", "name: second"))
+        (second / "scenario.yaml").read_text().replace("name: solved_toy", "name: second")
+    )
     site.write_scenario_page(second)
     shutil.copytree(toy, root / ".other.tmp")
     (root / "broken").mkdir()
@@ -169,8 +170,9 @@ def test_duration_curve_is_sorted_and_weighted() -> None:
 def test_corridor_flows_net_both_directions(network: pypsa.Network) -> None:
     flows = report.corridor_flows(network, REGION)
     assert list(flows.columns) == ["zjk_beijing_hvdc"]
-    pd.testing.assert_series_equal(flows["zjk_beijing_hvdc"], network.links_t.p0["zjk_beijing_hvdc"],
-                                   check_names=False)
+    pd.testing.assert_series_equal(
+        flows["zjk_beijing_hvdc"], network.links_t.p0["zjk_beijing_hvdc"], check_names=False
+    )
     n = network.copy()
     n.add("Link", "zjk_beijing_hvdc_import", bus0="beijing", bus1="zjk_ac", carrier="hvdc", p_nom=50)
     n.links_t.p0["zjk_beijing_hvdc_import"] = 10.0
@@ -235,8 +237,15 @@ def test_plot_curtailment_heatmap(network: pypsa.Network, styles: pd.DataFrame) 
     assert titles == ["Onshore wind", "Solar PV"]
     mesh = fig.axes[0].collections[0]
     gens = ["zjk_onwind"]
-    expected = ((network.generators_t.p_max_pu[gens] * network.generators.p_nom_opt[gens]
-                 - network.generators_t.p[gens]).clip(lower=0).sum().sum()) / 1e3
+    expected = (
+        (
+            network.generators_t.p_max_pu[gens] * network.generators.p_nom_opt[gens]
+            - network.generators_t.p[gens]
+        )
+        .clip(lower=0)
+        .sum()
+        .sum()
+    ) / 1e3
     assert np.nansum(mesh.get_array()) == pytest.approx(expected, rel=1e-6)
     assert any("Curtailment [GW]" in ax.get_ylabel() for ax in fig.axes)  # colour bar label
 
@@ -276,14 +285,18 @@ def test_plot_heat_with_and_without_temperature(network: pypsa.Network, styles: 
 
 
 def test_plot_renewable_share(metrics: pd.DataFrame) -> None:
-    targets = pd.DataFrame({"target": ["a", "b"], "indicator": ["final_energy", "electricity"],
-                            "target_share": [0.3, 0.95]})
+    targets = pd.DataFrame(
+        {"target": ["a", "b"], "indicator": ["final_energy", "electricity"], "target_share": [0.3, 0.95]}
+    )
     fig = report.plot_renewable_share(metrics, targets)
     ax = fig.axes[0]
     assert ax.get_ylabel() == "Renewable share [%]"
     groups = [t.get_text() for t in ax.get_xticklabels()]
-    assert groups == ["final energy\ncoal equivalent", "final energy\ncalorific",
-                      "electricity\n(local consumption)"]
+    assert groups == [
+        "final energy\ncoal equivalent",
+        "final energy\ncalorific",
+        "electricity\n(local consumption)",
+    ]
     headline = ax.collections[1].get_offsets()[:, 1]
     shares = metrics[metrics.metric.str.startswith("renewable_share")].set_index("variant").value
     assert headline[0] == pytest.approx(shares["coal_equivalent|pro_rata"])  # metrics are in %
@@ -329,8 +342,9 @@ def test_figures_without_components_raise_missing_data(network: pypsa.Network, s
     with pytest.raises(report.MissingDataError):
         report.plot_export_duration(n, REGION, styles)
     with pytest.raises(report.MissingDataError):
-        report.plot_renewable_share(pd.DataFrame(columns=["metric", "variant", "carrier", "bus",
-                                                          "value", "unit"]), pd.DataFrame())
+        report.plot_renewable_share(
+            pd.DataFrame(columns=["metric", "variant", "carrier", "bus", "value", "unit"]), pd.DataFrame()
+        )
 
 
 # --- rendering and pages ------------------------------------------------------------------------
@@ -388,20 +402,24 @@ def test_render_comparison(site_tree: Path) -> None:
 
 def test_carrier_table_read_alone_matches_network(network: pypsa.Network) -> None:
     table = report.load_carrier_table(TOY / "network.nc")
-    pd.testing.assert_frame_equal(report.load_carrier_styles(table), report.load_carrier_styles(network),
-                                  check_names=False)
+    pd.testing.assert_frame_equal(
+        report.load_carrier_styles(table), report.load_carrier_styles(network), check_names=False
+    )
 
 
 def test_plot_comparison_shares_marks_targets() -> None:
-    shares = pd.DataFrame({"headline": [0.4, 0.6], "low": [0.3, 0.5], "high": [0.45, 0.7]},
-                          index=["a", "b"])
-    targets = pd.DataFrame({"scenario": ["a", "b", "b"], "target": ["t1", "t1", "t2"],
-                            "target_share": [0.3, 0.3, 0.5]})
+    shares = pd.DataFrame({"headline": [0.4, 0.6], "low": [0.3, 0.5], "high": [0.45, 0.7]}, index=["a", "b"])
+    targets = pd.DataFrame(
+        {"scenario": ["a", "b", "b"], "target": ["t1", "t1", "t2"], "target_share": [0.3, 0.3, 0.5]}
+    )
     fig = report.plot_comparison_shares(shares, targets)
     ax = fig.axes[0]
     assert ax.get_xlabel() == "Renewable share [%]"
-    marks = [c for c in ax.collections
-             if isinstance(c, plt.matplotlib.collections.PathCollection) and len(c.get_offsets()) == 1]
+    marks = [
+        c
+        for c in ax.collections
+        if isinstance(c, plt.matplotlib.collections.PathCollection) and len(c.get_offsets()) == 1
+    ]
     assert sorted(float(c.get_offsets()[0][0]) for c in marks) == pytest.approx([30.0, 30.0, 50.0])
 
 
@@ -438,7 +456,7 @@ def test_scenario_page_links_are_relative_and_resolve(site_tree: Path) -> None:
     for target in targets:
         assert not urlsplit(target).scheme and not target.startswith("/"), target
         assert (toy / target).is_file(), target
-    assert "<span class=\"fail\">FAIL</span>" in html and "<span class=\"pass\">PASS</span>" in html
+    assert '<span class="fail">FAIL</span>' in html and '<span class="pass">PASS</span>' in html
 
 
 def test_site_index_lists_complete_scenarios_only(site_tree: Path) -> None:
@@ -451,7 +469,7 @@ def test_site_index_lists_complete_scenarios_only(site_tree: Path) -> None:
         assert not urlsplit(target).scheme and not target.startswith("/"), target
         assert (site_tree / target).is_file(), target
     html = page.read_text(encoding="utf-8")
-    assert html.count("<span class=\"fail\">FAIL</span>") == 2  # one failed target per scenario
+    assert html.count('<span class="fail">FAIL</span>') == 2  # one failed target per scenario
     for spec in report.COMPARISON_FIGURES:
         assert escape(spec.caption) in html
 
@@ -493,12 +511,15 @@ def test_legends_and_labels_stay_inside_the_figure(
     styles = report.load_carrier_styles(n)
     local = report.local_buses(n, REGION)
     elec = report.electric_buses(n, local)
-    targets = pd.DataFrame({"target": ["final_energy_2022"], "indicator": ["final_energy"],
-                            "target_share": [0.3]})
+    targets = pd.DataFrame(
+        {"target": ["final_energy_2022"], "indicator": ["final_energy"], "target_share": [0.3]}
+    )
     build = {
         "capacity": lambda: report.plot_capacity(metrics, styles, report.storage_energy_capacity(n), local),
         "energy_balance": lambda: report.plot_energy_balance(metrics, styles, n.buses.carrier, local),
-        "dispatch_winter": lambda: report.plot_dispatch(n, report.select_week(n, "winter", elec), elec, styles),
+        "dispatch_winter": lambda: report.plot_dispatch(
+            n, report.select_week(n, "winter", elec), elec, styles
+        ),
         "heat": lambda: report.plot_heat(n, REGION, styles, report.load_temperature(TOY)),
         "export_duration": lambda: report.plot_export_duration(n, REGION, styles),
         "renewable_share": lambda: report.plot_renewable_share(metrics, targets),

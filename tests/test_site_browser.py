@@ -54,8 +54,10 @@ def _find_browser() -> tuple[str, str]:
     driver = shutil.which("chromedriver")
     missing = [what for what, path in (("chromium", browser), ("chromedriver", driver)) if path is None]
     if missing:
-        reason = (f"{' and '.join(missing)} not found on PATH; install them with "
-                  "'apt-get install -y chromium chromium-driver' to run the browser test")
+        reason = (
+            f"{' and '.join(missing)} not found on PATH; install them with "
+            "'apt-get install -y chromium chromium-driver' to run the browser test"
+        )
         if os.environ.get("CI", "").lower() == "true":
             pytest.fail(f"CI=true but {reason}")
         pytest.skip(reason)

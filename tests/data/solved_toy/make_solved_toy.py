@@ -60,12 +60,26 @@ def build_toy() -> pypsa.Network:
     carriers = pd.DataFrame(
         {
             "nice_name": [
-                "Electricity", "Heat", "Onshore wind", "Solar PV", "Coal power",
-                "Battery", "Heat pump", "Export HVDC", "Hot-water tank",
+                "Electricity",
+                "Heat",
+                "Onshore wind",
+                "Solar PV",
+                "Coal power",
+                "Battery",
+                "Heat pump",
+                "Export HVDC",
+                "Hot-water tank",
             ],
             "color": [
-                "#6c9ac3", "#b22222", "#235ebc", "#f9d002", "#545454",
-                "#ace37f", "#2fb537", "#8a1caf", "#e69487",
+                "#6c9ac3",
+                "#b22222",
+                "#235ebc",
+                "#f9d002",
+                "#545454",
+                "#ace37f",
+                "#2fb537",
+                "#8a1caf",
+                "#e69487",
             ],
         },
         index=["AC", "heat", "onwind", "solar", "coal", "battery", "heat_pump", "hvdc", "water_tank"],
@@ -79,10 +93,26 @@ def build_toy() -> pypsa.Network:
 
     wind_cf = np.clip(0.45 + 0.3 * np.sin(np.arange(len(sns)) / 11.0) + rng.normal(0, 0.1, len(sns)), 0, 1)
     solar_cf = np.clip(np.sin((hours - 6) / 12 * np.pi), 0, None) * np.where(is_winter, 0.55, 0.85)
-    n.add("Generator", "zjk_onwind", bus="zjk_ac", carrier="onwind", p_nom_extendable=True,
-          capital_cost=4000.0, marginal_cost=0.0, p_max_pu=pd.Series(wind_cf, sns))
-    n.add("Generator", "zjk_solar", bus="zjk_ac", carrier="solar", p_nom_extendable=True,
-          capital_cost=2500.0, marginal_cost=0.0, p_max_pu=pd.Series(solar_cf, sns))
+    n.add(
+        "Generator",
+        "zjk_onwind",
+        bus="zjk_ac",
+        carrier="onwind",
+        p_nom_extendable=True,
+        capital_cost=4000.0,
+        marginal_cost=0.0,
+        p_max_pu=pd.Series(wind_cf, sns),
+    )
+    n.add(
+        "Generator",
+        "zjk_solar",
+        bus="zjk_ac",
+        carrier="solar",
+        p_nom_extendable=True,
+        capital_cost=2500.0,
+        marginal_cost=0.0,
+        p_max_pu=pd.Series(solar_cf, sns),
+    )
     n.add("Generator", "zjk_coal", bus="zjk_ac", carrier="coal", p_nom=100.0, marginal_cost=200.0)
     n.add("Generator", "beijing_coal", bus="beijing", carrier="coal", p_nom=400.0, marginal_cost=420.0)
 
@@ -91,15 +121,48 @@ def build_toy() -> pypsa.Network:
     n.add("Load", "zjk_heat", bus="zjk_heat", carrier="heat", p_set=pd.Series(heat_demand, sns))
     n.add("Load", "beijing_elec", bus="beijing", carrier="AC", p_set=pd.Series(250.0, sns))
 
-    n.add("StorageUnit", "zjk_battery", bus="zjk_ac", carrier="battery", p_nom_extendable=True,
-          capital_cost=2500.0, max_hours=4.0, efficiency_store=0.95, efficiency_dispatch=0.95,
-          cyclic_state_of_charge=True)
-    n.add("Link", "zjk_beijing_hvdc", bus0="zjk_ac", bus1="beijing", carrier="hvdc", p_nom=120.0,
-          efficiency=0.97, p_min_pu=0.0)
-    n.add("Link", "zjk_heat_pump", bus0="zjk_ac", bus1="zjk_heat", carrier="heat_pump",
-          p_nom_extendable=True, capital_cost=600.0, efficiency=pd.Series(cop, sns))
-    n.add("Store", "zjk_water_tank", bus="zjk_heat", carrier="water_tank", e_nom_extendable=True,
-          capital_cost=60.0, standing_loss=0.005, e_cyclic=True)
+    n.add(
+        "StorageUnit",
+        "zjk_battery",
+        bus="zjk_ac",
+        carrier="battery",
+        p_nom_extendable=True,
+        capital_cost=2500.0,
+        max_hours=4.0,
+        efficiency_store=0.95,
+        efficiency_dispatch=0.95,
+        cyclic_state_of_charge=True,
+    )
+    n.add(
+        "Link",
+        "zjk_beijing_hvdc",
+        bus0="zjk_ac",
+        bus1="beijing",
+        carrier="hvdc",
+        p_nom=120.0,
+        efficiency=0.97,
+        p_min_pu=0.0,
+    )
+    n.add(
+        "Link",
+        "zjk_heat_pump",
+        bus0="zjk_ac",
+        bus1="zjk_heat",
+        carrier="heat_pump",
+        p_nom_extendable=True,
+        capital_cost=600.0,
+        efficiency=pd.Series(cop, sns),
+    )
+    n.add(
+        "Store",
+        "zjk_water_tank",
+        bus="zjk_heat",
+        carrier="water_tank",
+        e_nom_extendable=True,
+        capital_cost=60.0,
+        standing_loss=0.005,
+        e_cyclic=True,
+    )
     n._toy_temperature = pd.Series(temperature, sns, name="temperature_c")
     return n
 
@@ -125,15 +188,18 @@ def compute_toy_metrics(n: pypsa.Network, objective: float) -> pd.DataFrame:
     local_gens = n.generators.index[n.generators.bus == "zjk_ac"]
     re_gen = float(gen[local_gens[n.generators.carrier[local_gens].isin(["onwind", "solar"])]].sum())
     local_gen = float(gen[local_gens].sum())
-    demand = float(n.loads_t.p["zjk_elec"].mul(weights).sum()
-                   + n.links_t.p0["zjk_heat_pump"].mul(weights).sum())
+    demand = float(
+        n.loads_t.p["zjk_elec"].mul(weights).sum() + n.links_t.p0["zjk_heat_pump"].mul(weights).sum()
+    )
     rules = {
         "pro_rata": min(re_gen * (1 - exported / local_gen), demand),
         "local_first": min(re_gen, demand),
         "export_first": min(max(re_gen - exported, 0.0), demand),
     }
-    shares = [row("renewable_share_electricity", 100 * re_local / demand, "%", variant=rule)
-              for rule, re_local in rules.items()]
+    shares = [
+        row("renewable_share_electricity", 100 * re_local / demand, "%", variant=rule)
+        for rule, re_local in rules.items()
+    ]
     shares += [
         row("renewable_share", 100 * factor * re_local / demand, "%", variant=f"{valuation}|{rule}")
         for valuation, factor in (("coal_equivalent", 0.7), ("calorific", 0.4))
@@ -158,35 +224,52 @@ def write_toy(folder: Path = HERE) -> None:
     targets = [("final_energy_2022", "final_energy", 0.30), ("electricity_2035", "electricity", 0.95)]
     verdicts = []
     for name, indicator, target in targets:
-        metric, variant = (("renewable_share", "coal_equivalent|pro_rata") if indicator == "final_energy"
-                           else ("renewable_share_electricity", "pro_rata"))
+        metric, variant = (
+            ("renewable_share", "coal_equivalent|pro_rata")
+            if indicator == "final_energy"
+            else ("renewable_share_electricity", "pro_rata")
+        )
         hit = metrics[(metrics.metric == metric) & (metrics.variant == variant)]
         achieved = float(hit.value.iloc[0]) / 100
-        verdicts.append({
-            "scenario": "solved_toy", "target": name, "indicator": indicator, "variant": variant,
-            "enforced": False, "target_share": target, "achieved_share": achieved,
-            "margin_pp": (achieved - target) * 100,
-            "status": "PASS" if achieved >= target else "FAIL",
-        })
+        verdicts.append(
+            {
+                "scenario": "solved_toy",
+                "target": name,
+                "indicator": indicator,
+                "variant": variant,
+                "enforced": False,
+                "target_share": target,
+                "achieved_share": achieved,
+                "margin_pp": (achieved - target) * 100,
+                "status": "PASS" if achieved >= target else "FAIL",
+            }
+        )
     pd.DataFrame(verdicts).to_csv(folder / "verdict.csv", index=False, float_format="%.10g")
     run = {
-        "status": "ok", "condition": condition, "objective": float(n.objective),
-        "scenario": "solved_toy", "versions": {"pypsa": pypsa.__version__},
+        "status": "ok",
+        "condition": condition,
+        "objective": float(n.objective),
+        "scenario": "solved_toy",
+        "versions": {"pypsa": pypsa.__version__},
         "verdicts": verdicts,
     }
     (folder / "run.json").write_text(json.dumps(run, indent=2) + "\n", encoding="utf-8")
-    scenario = "\n".join([
-        "name: solved_toy",
-        "description: Synthetic two-region toy used by the report tests (not real data).",
-        "network: tests/data/solved_toy",
-        "year: 2022",
-        "targets:",
-        *[f"- name: {name}\n  indicator: {indicator}\n  min_share: {share}"
-          for name, indicator, share in targets],
-        "accounting:",
-        f"  region: {REGION}",
-        "",
-    ])
+    scenario = "\n".join(
+        [
+            "name: solved_toy",
+            "description: Synthetic two-region toy used by the report tests (not real data).",
+            "network: tests/data/solved_toy",
+            "year: 2022",
+            "targets:",
+            *[
+                f"- name: {name}\n  indicator: {indicator}\n  min_share: {share}"
+                for name, indicator, share in targets
+            ],
+            "accounting:",
+            f"  region: {REGION}",
+            "",
+        ]
+    )
     (folder / "scenario.yaml").write_text(scenario, encoding="utf-8")
     logger.info("wrote the solved toy to %s (objective %.1f)", folder, n.objective)
 
