@@ -426,7 +426,7 @@ def test_baseline_2018_reproduces_plan_share() -> None:
     if not path.is_file():
         pytest.skip("scenarios/baseline-2018.yaml is absent")
     sc = load_scenario(path)
-    n = load_network(resolve_project_path(path, sc.network))
+    n = load_network(resolve_project_path(path, sc.network), sc.allow_custom_columns)
     apply_scenario(n, sc, file=path)
     solve_scenario(n, sc, ROOT)
     metrics = acc.compute_share_metrics(n, sc, ROOT, None)
