@@ -269,11 +269,15 @@ def load_metrics(path: Path) -> pd.DataFrame:
 def load_verdicts(result_dir: Path, run: dict[str, Any]) -> pd.DataFrame:
     """Verdict table of a scenario from ``verdict.csv``, else from ``run.json['verdicts']``."""
     path = result_dir / "verdict.csv"
+    table = pd.DataFrame()
     if path.is_file():
-        table = pd.read_csv(path)
+        try:
+            table = pd.read_csv(path)
+        except pd.errors.EmptyDataError:
+            logger.info("%s is empty", path)
     elif run.get("verdicts"):
         table = pd.DataFrame(run["verdicts"])
-    else:
+    if table.empty:
         return pd.DataFrame(
             columns=[
                 "scenario",
@@ -649,6 +653,7 @@ def apply_theme() -> None:
     if not _THEME_APPLIED:
         sns.set_theme("paper", style="whitegrid")
         mpl.rcParams["svg.fonttype"] = "none"
+        mpl.rcParams["svg.hashsalt"] = "energy_model"  # stable element ids: same results, same SVG
         mpl.rcParams["figure.dpi"] = 100
         _THEME_APPLIED = True
 
@@ -1355,7 +1360,7 @@ def plot_renewable_share(
     title
         Figure title.
     """
-    shares = share_table(metrics, headline) * 100
+    shares = (share_table(metrics, headline) * 100).dropna(how="all")
     if shares.empty:
         msg = "no renewable_share rows in the metrics"
         raise MissingDataError(msg)
@@ -1403,8 +1408,9 @@ def plot_renewable_share(
         )
     ax.set_xticks(x, [_label_group(g) for g in shares.index])
     ax.set_xlim(-0.6, len(shares) - 0.4)
-    top = max(float(shares["high"].max()), float(targets["target_share"].max() * 100) if len(targets) else 0)
-    ax.set_ylim(0, min(100, top * 1.15 + 2) if top <= 100 else top * 1.1)
+    wanted = pd.to_numeric(targets.get("target_share", pd.Series(dtype=float)), errors="coerce") * 100
+    top = float(np.nanmax([*shares["high"].to_numpy(), *wanted.to_numpy(), 1.0]))
+    ax.set_ylim(0, min(105.0, top * 1.15 + 2) if top <= 100 else top * 1.1)
     ax.yaxis.set_major_formatter(PercentFormatter(decimals=0))
     ax.set_ylabel("Renewable share [%]")
     ax.set_xlabel("Indicator and valuation of electricity")
@@ -1630,6 +1636,12 @@ def _render(folder: Path, name: str, build: Callable[[], Figure]) -> list[Path]:
         fig = build()
     except MissingDataError as err:
         logger.info("figure '%s' skipped: %s", name, err)
+        for fmt in FORMATS:
+            (folder / f"{name}.{fmt}").unlink(missing_ok=True)
+        return []
+    except Exception:
+        # a figure must never lose a solved run: log the bug with its traceback and go on
+        logger.warning("figure '%s' failed and is left out", name, exc_info=True)
         for fmt in FORMATS:
             (folder / f"{name}.{fmt}").unlink(missing_ok=True)
         return []

@@ -536,3 +536,27 @@ def test_legends_and_labels_stay_inside_the_figure(
     for ax in fig.axes:
         for label in ax.get_yticklabels():
             assert label.get_window_extent(renderer).x0 >= page.x0 - 1, f"{name}: label cut off"
+
+
+def test_a_failing_figure_is_logged_and_left_out(
+    bundle: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    (bundle / "network.nc").unlink()  # metric figures only: fast
+
+    def broken(*_args: object, **_kwargs: object) -> Figure:
+        raise RuntimeError("bug in a figure")
+
+    monkeypatch.setattr(report, "plot_energy_balance", broken)
+    caplog.set_level("INFO", logger="energy_model.report")
+    written = report.render_scenario_figures(bundle)
+    assert {p.stem for p in written} == {"capacity", "renewable_share"}
+    assert "figure 'energy_balance' failed and is left out" in caplog.text
+    assert "RuntimeError: bug in a figure" in caplog.text
+
+
+def test_rendering_is_reproducible(network: pypsa.Network, tmp_path: Path) -> None:
+    buses = pd.Index(["zjk_ac"])
+    first = report.write_figure(report.plot_price_duration(network, buses), tmp_path / "a", "price")
+    second = report.write_figure(report.plot_price_duration(network, buses), tmp_path / "b", "price")
+    for one, two in zip(first, second, strict=True):
+        assert one.read_bytes() == two.read_bytes(), one.name
