@@ -1500,6 +1500,82 @@ def format_unreachable_message(sc: Scenario, target: Target, max_share: float) -
     )
 
 
+def _capacity_by_carrier(n: pypsa.Network) -> pd.DataFrame:
+    """Optimal capacity by component and carrier [MW; MWh for stores]."""
+    frames = []
+    for component, attr, unit in [
+        ("Generator", "p_nom_opt", "MW"),
+        ("StorageUnit", "p_nom_opt", "MW"),
+        ("Link", "p_nom_opt", "MW"),
+        ("Store", "e_nom_opt", "MWh"),
+    ]:
+        static = n.components[component].static
+        if static.empty or attr not in static:
+            continue
+        grouped = static.groupby("carrier")[attr].sum()
+        frames.append(
+            pd.DataFrame(
+                {"component": component, "carrier": grouped.index, "value": grouped.to_numpy(),
+                 "unit": unit}
+            )
+        )
+    if not frames:
+        return pd.DataFrame(columns=["component", "carrier", "value", "unit"])
+    return pd.concat(frames, ignore_index=True)
+
+
+def compute_enforcement_changes(
+    reference: pypsa.Network, enforced: pypsa.Network, sc: Scenario
+) -> pd.DataFrame:
+    """What the optimiser built or changed to reach the enforced targets.
+
+    Compares two solved networks of the same scenario: ``reference`` without and ``enforced``
+    with the renewable-share constraints.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Tidy rows (``metric`` = ``target_change``): capacity differences by component and carrier
+        (``variant`` = ``capacity|<component>``, MW or MWh) and differences of the annual local
+        balance (``variant`` = ``renewable_generation``, ``curtailment``, ``exports``,
+        ``electricity_local_consumption``, TWh), each ``enforced - reference``.
+    """
+    rows: list[dict] = []
+    cap_ref = _capacity_by_carrier(reference).set_index(["component", "carrier"])
+    cap_enf = _capacity_by_carrier(enforced).set_index(["component", "carrier"])
+    joined = cap_enf.join(cap_ref, how="outer", lsuffix="_enf", rsuffix="_ref")
+    for (component, carrier), item in joined.iterrows():
+        delta = float(np.nan_to_num(item["value_enf"])) - float(np.nan_to_num(item["value_ref"]))
+        if abs(delta) > 1e-6:
+            unit = item["unit_enf"] if isinstance(item["unit_enf"], str) else item["unit_ref"]
+            rows.append(_row("target_change", delta, unit, f"capacity|{component}", carrier))
+
+    def energy(n: pypsa.Network) -> dict[str, float]:
+        balance = compute_annual_balance(n, sc)
+        topo = compute_topology(n, sc)
+        w = n.snapshot_weightings["generators"]
+        curtailment = 0.0
+        if topo.renewable_generators:
+            names = topo.renewable_generators
+            available = n.get_switchable_as_dense("Generator", "p_max_pu")[names].mul(
+                n.generators.loc[names, "p_nom_opt"], axis=1
+            )
+            curtailment = float(
+                (available - n.generators_t.p[names]).clip(lower=0).mul(w, axis=0).sum().sum()
+            )
+        return {
+            "renewable_generation": float(balance.renewable_generation),
+            "curtailment": curtailment,
+            "exports": float(balance.exports),
+            "electricity_local_consumption": float(balance.electricity),
+        }
+
+    before, after = energy(reference), energy(enforced)
+    for key in before:
+        rows.append(_row("target_change", (after[key] - before[key]) * 1e-6, "TWh", key))
+    return pd.DataFrame(rows, columns=list(METRIC_COLUMNS))
+
+
 def read_share_duals(n: pypsa.Network, sc: Scenario) -> dict[str, float]:
     """Duals of the enforced renewable-share constraints of a solved ``n.model``.
 
@@ -1533,6 +1609,7 @@ __all__ = [
     "compute_annual_balance",
     "compute_attribution",
     "compute_electricity_factors",
+    "compute_enforcement_changes",
     "compute_hourly_flows",
     "compute_local_buses",
     "compute_max_reachable_share",

@@ -432,3 +432,14 @@ def test_baseline_2018_reproduces_plan_share() -> None:
     metrics = acc.compute_share_metrics(n, sc, ROOT, None)
     share = pick(metrics, "renewable_share", variant="coal_equivalent|pro_rata").iloc[0]
     assert 21.0 <= share <= 25.0
+
+
+def test_enforcement_changes(tables_root: Path) -> None:
+    """Raising the target from 25 % to 26 % builds wind and adds renewable generation."""
+    low, _, sc = solve_enforced("final_energy", 0.25, tables_root)
+    high, _, _ = solve_enforced("final_energy", 0.26, tables_root)
+    changes = acc.compute_enforcement_changes(low, high, sc)
+    wind = pick(changes, "target_change", variant="capacity|Generator", carrier="onwind")
+    assert wind.iloc[0] > 0
+    added = pick(changes, "target_change", variant="renewable_generation").iloc[0]
+    assert added > 0
