@@ -522,6 +522,12 @@ def metric_values(metrics: pd.DataFrame, metric: str, target_unit: str | None = 
     return rows
 
 
+def _power_rows(rows: pd.DataFrame) -> pd.DataFrame:
+    """Rows whose ``unit`` is a power unit (MW, GW …)."""
+    mask = np.array([_UNIT_FACTORS.get(str(u), ("", 0.0))[0] == "power" for u in rows["unit"]], dtype=bool)
+    return rows[mask]
+
+
 def local_buses(n: pypsa.Network, region: str) -> pd.Index:
     """Buses inside the region: ``location == region``, or all buses when none has a location."""
     location = n.buses["location"].fillna("").astype(str).replace("nan", "")
@@ -874,7 +880,7 @@ def plot_capacity(
         the metrics name); all rows when ``None``.
     """
     rows = metric_values(metrics, "capacity")
-    rows = rows[rows["unit"].map(lambda u: _UNIT_FACTORS.get(str(u), ("", 0))[0] == "power")]
+    rows = _power_rows(rows)
     if local is not None and "bus" in rows:
         rows = rows[rows["bus"].isin(set(local)) | (rows["bus"] == "")]
     rows = metric_values(rows, "capacity", "MW")
@@ -1828,17 +1834,26 @@ def render_comparison(results_root: Path, scenario_dirs: list[Path]) -> list[Pat
 
     def capacity() -> Figure:
         part = metric_values(metrics[metrics["metric"] == "capacity"], "capacity")
-        is_local = [
-            scenario not in local_by_scenario or bus == "" or bus in local_by_scenario[scenario]
-            for scenario, bus in zip(part["scenario"], part["bus"], strict=True)
-        ]
+        if part.empty:
+            msg = "no capacity rows"
+            raise MissingDataError(msg)
+        is_local = np.array(
+            [
+                scenario not in local_by_scenario or bus == "" or bus in local_by_scenario[scenario]
+                for scenario, bus in zip(part["scenario"], part["bus"], strict=True)
+            ],
+            dtype=bool,
+        )
         part = part[is_local]
-        part = part[part["unit"].map(lambda u: _UNIT_FACTORS.get(str(u), ("", 0))[0] == "power")]
+        part = _power_rows(part)
         part = metric_values(part, "capacity", "GW")
         if "variant" in part:
             part = part[part["variant"].astype(str) != "Store"]
         table = part.groupby(["scenario", "carrier"], sort=False)["value"].sum().reset_index()
-        table = table[table["value"].abs() > 1e-9]
+        if not table.empty:
+            table = table[
+                table["value"].abs() * 1e3 > max(ABS_TOL, REL_TOL * table["value"].abs().max() * 1e3)
+            ]
         return plot_comparison_capacity(table, styles)
 
     builders: dict[str, Callable[[], Figure]] = {

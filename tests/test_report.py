@@ -560,3 +560,19 @@ def test_rendering_is_reproducible(network: pypsa.Network, tmp_path: Path) -> No
     second = report.write_figure(report.plot_price_duration(network, buses), tmp_path / "b", "price")
     for one, two in zip(first, second, strict=True):
         assert one.read_bytes() == two.read_bytes(), one.name
+
+
+def test_empty_bundles_skip_every_figure_without_errors(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    folder = tmp_path / "results" / "empty"
+    folder.mkdir(parents=True)
+    (folder / "run.json").write_text(json.dumps({"status": "ok"}))
+    (folder / "metrics.csv").write_text("metric,variant,carrier,bus,value,unit\n")
+    caplog.set_level("INFO", logger="energy_model.report")
+    assert report.render_scenario_figures(folder) == []
+    written = report.render_comparison(tmp_path / "results", [folder])
+    assert {p.name for p in written} == {"metrics.csv", "verdicts.csv"}
+    assert "WARNING" not in [record.levelname for record in caplog.records]
+    page = site.write_scenario_page(folder)
+    assert "No figures were rendered" in page.read_text(encoding="utf-8")
