@@ -189,10 +189,15 @@ def test_share_bounds():
     ok = metrics_table([("renewable_share", "coal_equivalent|pro_rata", 35.0),
                         ("renewable_share_electricity", "pro_rata", 100.0)])
     checks.check_shares(ok)
-    bad = metrics_table([("renewable_share", "coal_equivalent|nea_annual", -3.2)])
+    bad = metrics_table([("renewable_share", "coal_equivalent|pro_rata", -3.2)])
     with pytest.raises(PhysicsCheckError, match=r"metric 'renewable_share', variant "
-                                                r"'coal_equivalent\|nea_annual'.*-3.2 %"):
+                                                r"'coal_equivalent\|pro_rata'.*-3.2 %"):
         checks.check_shares(bad)
+    # the annual net rule may go negative (exports above local renewable generation) ...
+    checks.check_shares(metrics_table([("renewable_share", "calorific|nea_annual", -3.2)]))
+    # ... but not above 100 %
+    with pytest.raises(PhysicsCheckError, match="nea_annual"):
+        checks.check_shares(metrics_table([("renewable_share_electricity", "nea_annual", 101.0)]))
     nan = metrics_table([("renewable_share_electricity", "pro_rata", float("nan"))])
     with pytest.raises(PhysicsCheckError, match="outside"):
         checks.check_shares(nan)
