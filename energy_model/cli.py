@@ -81,6 +81,7 @@ def run_scenario(scenario_path: Path, project_root: Path, results_root: Path) ->
     """Run one scenario end to end into ``results_root/<name>/`` and return that folder."""
     from energy_model import results  # noqa: PLC0415
     from energy_model.accounting import compute_verdicts  # noqa: PLC0415
+    from energy_model.checks import check_shares  # noqa: PLC0415
     from energy_model.metrics import compute_metrics  # noqa: PLC0415
     from energy_model.scenario import scenario_to_yaml  # noqa: PLC0415
     from energy_model.solve import solve  # noqa: PLC0415
@@ -102,6 +103,7 @@ def run_scenario(scenario_path: Path, project_root: Path, results_root: Path) ->
             timer.timings[stage] = round(seconds, 4)
         mark = time.perf_counter()
         metrics = compute_metrics(n, sc, result, project_root)
+        check_shares(metrics, sc)
         verdicts = compute_verdicts(metrics, sc)
         mark = timer.lap("metrics", mark)
         (tmp / results.SCENARIO_FILE).write_text(scenario_to_yaml(sc), encoding="utf-8")
