@@ -355,9 +355,14 @@ def check_shares(metrics: pd.DataFrame, sc: Scenario | None = None) -> None:
             if row["carrier"]:
                 where += f", carrier '{row['carrier']}'"
             prefix = f"scenario '{sc.name}': " if sc is not None else ""
+            what = (
+                "is not a number (its denominator is zero: no consumption of that kind was "
+                "found in the network)"
+                if np.isnan(value)
+                else f"{value:.6g} % is outside [0, 100] %"
+            )
             raise PhysicsCheckError(
-                f"{prefix}physical check 'share bounds' failed: {where}: value {value:.6g} % "
-                "is outside [0, 100] %"
+                f"{prefix}physical check 'share bounds' failed: {where}: value {what}"
             )
     if sc is None:
         return
