@@ -67,6 +67,9 @@ SEASON_MONTHS = {"winter": (12, 1, 2), "summer": (6, 7, 8)}
 ABS_TOL = 1e-3
 #: Relative tolerance (to the largest value of a panel) below which a bar or series is dropped.
 REL_TOL = 1e-5
+#: Markers and line styles of the series of the heat figure (heat demand first).
+HEAT_MARKERS = ("o", "^", "s", "v", "D", "P")
+HEAT_LINESTYLES = ("-", "--", ":", "-.", (0, (5, 1)), (0, (3, 1, 1, 1)))
 #: Figure formats written for every figure.
 FORMATS = ("png", "svg")
 #: Resolution of PNG files [dots per inch].
@@ -303,9 +306,14 @@ def load_temperature(result_dir: Path) -> pd.Series | None:
     path = result_dir / "temperature.csv"
     if not path.is_file():
         return None
-    table = pd.read_csv(path, index_col=0, parse_dates=[0])
+    table = pd.read_csv(path, index_col=0)
     if table.empty:
         return None
+    times = pd.to_datetime(table.index.astype(str), format="ISO8601", errors="coerce")
+    if times.isna().any():
+        logger.info("%s: snapshot column is not ISO 8601 date-times; temperature not used", path)
+        return None
+    table.index = times
     if table.shape[1] > 1:
         logger.info("temperature.csv: %d columns, their mean is drawn", table.shape[1])
     return table.astype(float).mean(axis=1).rename("temperature_c")
@@ -1245,8 +1253,8 @@ def plot_heat(
     if temp_daily is not None:
         fig = _new_figure(9.0, 4.2)
         ax_t, ax_y = fig.subplots(1, 2, width_ratios=[1, 1.4])
-        for column, label, color in columns:
-            marker = "o" if column == "__heat_demand__" else "^"
+        for i, (column, label, color) in enumerate(columns):
+            marker = HEAT_MARKERS[i % len(HEAT_MARKERS)]
             ax_t.scatter(
                 temp_daily.to_numpy(),
                 daily[column].to_numpy(),
@@ -1261,12 +1269,24 @@ def plot_heat(
         ax_t.set_ylabel("Daily mean power [GW]")
         ax_t.set_title("Against temperature")
     else:
-        logger.info("heat figure: no temperature saved with the results; time panel only")
+        if temperature is None or temperature.empty:
+            logger.info("heat figure: no temperature saved with the results; time panel only")
         fig = _new_figure(8.0, 4.2)
         ax_y = fig.subplots()
     gapped = break_gaps(daily, pd.Series(24.0, index=daily.index))
-    for column, label, color in columns:
-        ax_y.plot(gapped.index, gapped[column], color=color, label=label, linewidth=1.0)
+    for i, (column, label, color) in enumerate(columns):
+        # line style and sparse markers tell the series apart in grey-scale print
+        ax_y.plot(
+            gapped.index,
+            gapped[column],
+            color=color,
+            label=label,
+            linewidth=1.0,
+            linestyle=HEAT_LINESTYLES[i % len(HEAT_LINESTYLES)],
+            marker=HEAT_MARKERS[i % len(HEAT_MARKERS)],
+            markersize=4,
+            markevery=max(1, len(gapped) // 12),
+        )
     ax_y.set_ylabel("Daily mean power [GW]")
     ax_y.set_xlabel("Day")
     ax_y.xaxis.set_major_formatter(mpl.dates.DateFormatter("%b"))
