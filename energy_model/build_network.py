@@ -869,31 +869,37 @@ def plot_topology(n: pypsa.Network, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(9, 8))
-    buses = n.buses
+    # Electricity and hydrogen buses only (heat buses belong to the heating model).
+    buses = n.buses[n.buses.carrier.isin(["AC", "h2"])]
     colors = {"hvdc": "#8a1caf", "uhv_ac": "#b5179e", "ac500": "#7209b7", "ac_internal": "#adb5bd"}
-    drawn: set[tuple[str, str]] = set()
+    groups: dict[tuple[str, str, str], list[str]] = {}
     for name, link in n.links.sort_index().iterrows():
-        key = tuple(sorted((link.bus0, link.bus1)))
-        if link.carrier not in colors or key in drawn:
+        if link.carrier not in colors or not {link.bus0, link.bus1} <= set(buses.index):
             continue
-        drawn.add(key)
-        x0, y0 = buses.at[link.bus0, "x"], buses.at[link.bus0, "y"]
-        x1, y1 = buses.at[link.bus1, "x"], buses.at[link.bus1, "y"]
-        style = "dashed" if link.p_nom == 0 else "solid"
+        key = (*sorted((link.bus0, link.bus1)), link.carrier)
+        groups.setdefault(key, []).append(str(name))
+    for (_, _, carrier), names in sorted(groups.items()):
+        first = n.links.loc[names[0]]
+        x0, y0 = buses.at[first.bus0, "x"], buses.at[first.bus0, "y"]
+        x1, y1 = buses.at[first.bus1, "x"], buses.at[first.bus1, "y"]
+        two_way = any(n.links.at[m, "bus0"] != first.bus0 for m in names)
+        forward = [m for m in names if n.links.at[m, "bus0"] == first.bus0]
+        p_nom = n.links.loc[forward, "p_nom"].sum()
         ax.annotate(
             "",
             xy=(x1, y1),
             xytext=(x0, y0),
-            arrowprops={"arrowstyle": "-|>", "color": colors[link.carrier], "lw": 1.8, "ls": style},
+            arrowprops={
+                "arrowstyle": "<|-|>" if two_way else "-|>",
+                "color": colors[carrier],
+                "lw": 1.8,
+                "ls": "dashed" if p_nom == 0 else "solid",
+            },
         )
-        label = str(name).replace("_import", "")
+        label = "\n".join(sorted({m.replace("_import", "") for m in forward}))
         ax.text(
-            (x0 + x1) / 2,
-            (y0 + y1) / 2,
-            f"{label}\n{link.p_nom:.0f} MW",
-            fontsize=6,
-            ha="center",
-            color=colors[link.carrier],
+            (x0 + x1) / 2, (y0 + y1) / 2, f"{label}\n{p_nom:.0f} MW",
+            fontsize=6, ha="center", color=colors[carrier],
         )
     for bus, row in buses.iterrows():
         local = row.location == REGION
