@@ -67,9 +67,9 @@ SEASON_MONTHS = {"winter": (12, 1, 2), "summer": (6, 7, 8)}
 ABS_TOL = 1e-3
 #: Relative tolerance (to the largest value of a panel) below which a bar or series is dropped.
 REL_TOL = 1e-5
-#: Markers and line styles of the series of the heat figure (heat demand first).
+#: Markers and line styles that tell overlapping series apart (also in grey-scale print).
 HEAT_MARKERS = ("o", "^", "s", "v", "D", "P")
-HEAT_LINESTYLES = ("-", "--", ":", "-.", (0, (5, 1)), (0, (3, 1, 1, 1)))
+LINESTYLES = ("-", "--", ":", "-.", (0, (5, 1)), (0, (3, 1, 1, 1)))
 #: Figure formats written for every figure.
 FORMATS = ("png", "svg")
 #: Resolution of PNG files [dots per inch].
@@ -1183,11 +1183,19 @@ def plot_export_duration(n: pypsa.Network, region: str, styles: pd.DataFrame) ->
     fig = _new_figure(7.5, 4.5)
     ax = fig.subplots()
     palette = sns.color_palette("colorblind", len(flows.columns))
-    for color, name in zip(palette, flows.columns, strict=True):
+    for i, (color, name) in enumerate(zip(palette, flows.columns, strict=True)):
         x, y = _thin(*duration_curve(flows[name], hours))
         carrier = corridor_carrier(n, name)
         label = f"{name} ({display_name(str(carrier), styles)})" if carrier else name
-        ax.step(x, y, where="post", color=color, label=label, linewidth=1.4)
+        ax.step(
+            x,
+            y,
+            where="post",
+            color=color,
+            label=label,
+            linewidth=1.4,
+            linestyle=LINESTYLES[i % len(LINESTYLES)],
+        )
     ax.axhline(0, color="black", linewidth=0.8)
     ax.set_xlabel("Hours per year at or above the flow [h]")
     ax.set_ylabel("Flow at local end [GW] (export > 0)")
@@ -1282,7 +1290,7 @@ def plot_heat(
             color=color,
             label=label,
             linewidth=1.0,
-            linestyle=HEAT_LINESTYLES[i % len(HEAT_LINESTYLES)],
+            linestyle=LINESTYLES[i % len(LINESTYLES)],
             marker=HEAT_MARKERS[i % len(HEAT_MARKERS)],
             markersize=4,
             markevery=max(1, len(gapped) // 12),
@@ -1455,9 +1463,17 @@ def plot_price_duration(n: pypsa.Network, buses: pd.Index) -> Figure:
     fig = _new_figure(7.5, 4.2)
     ax = fig.subplots()
     palette = sns.color_palette("colorblind", len(prices.columns))
-    for color, bus in zip(palette, prices.columns, strict=True):
+    for i, (color, bus) in enumerate(zip(palette, prices.columns, strict=True)):
         x, y = _thin(*duration_curve(prices[bus].fillna(0.0), hours))
-        ax.step(x, y, where="post", color=color, label=str(bus), linewidth=1.4)
+        ax.step(
+            x,
+            y,
+            where="post",
+            color=color,
+            label=str(bus),
+            linewidth=1.4,
+            linestyle=LINESTYLES[i % len(LINESTYLES)],
+        )
     ax.set_xlabel("Hours per year at or above the price [h]")
     ax.set_ylabel("Marginal price [CNY/MWh]")
     ax.xaxis.set_major_formatter(FuncFormatter(_thousands))
