@@ -1546,7 +1546,7 @@ def compute_enforcement_changes(
     joined = cap_enf.join(cap_ref, how="outer", lsuffix="_enf", rsuffix="_ref")
     for (component, carrier), item in joined.iterrows():
         delta = float(np.nan_to_num(item["value_enf"])) - float(np.nan_to_num(item["value_ref"]))
-        if abs(delta) > 1e-6:
+        if abs(delta) > 1e-3:  # below solver tolerance
             unit = item["unit_enf"] if isinstance(item["unit_enf"], str) else item["unit_ref"]
             rows.append(_row("target_change", delta, unit, f"capacity|{component}", carrier))
 
