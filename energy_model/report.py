@@ -54,8 +54,11 @@ logger = logging.getLogger(__name__)
 DEFAULT_REGION = "zhangjiakou"
 #: Bus carriers treated as electricity buses.
 ELECTRIC_BUS_CARRIERS = ("AC", "DC", "electricity")
-#: Attribution rules of the renewable share; the first is the default headline.
-ATTRIBUTIONS = ("pro_rata", "local_first", "export_first")
+#: Attribution rules known to the accounting (any other rule named in the metrics is shown too);
+#: the first is the default headline.
+ATTRIBUTIONS = ("pro_rata", "local_first", "export_first", "nea_annual")
+#: Valuations of electricity in the final-energy share, in display order (headline first).
+VALUATIONS = ("coal_equivalent", "calorific")
 #: Metric of the renewable share of local electricity consumption (variant = attribution rule).
 ELECTRICITY_SHARE_METRIC = "renewable_share_electricity"
 #: Group name of that share in :func:`share_table`.
@@ -67,6 +70,8 @@ SEASON_MONTHS = {"winter": (12, 1, 2), "summer": (6, 7, 8)}
 ABS_TOL = 1e-3
 #: Relative tolerance (to the largest value of a panel) below which a bar or series is dropped.
 REL_TOL = 1e-5
+#: Markers of the non-headline attribution rules in the share figure.
+RULE_MARKERS = ("_", "x", "+", "1", "2", "3")
 #: Markers and line styles that tell overlapping series apart (also in grey-scale print).
 HEAT_MARKERS = ("o", "^", "s", "v", "D", "P")
 LINESTYLES = ("-", "--", ":", "-.", (0, (5, 1)), (0, (3, 1, 1, 1)))
@@ -177,8 +182,9 @@ SCENARIO_FIGURES: tuple[FigureSpec, ...] = (
         "Renewable share against targets",
         "Renewable share of final energy for each valuation of electricity (coal-equivalent, "
         "calorific) and, when computed, of local electricity consumption [%]: dot = headline "
-        "attribution rule, bar = range over the attribution rules (pro-rata, local-first, "
-        "export-first); dashed lines = the scenario's targets with their indicator [%].",
+        "attribution rule of the scenario, small marks = the other rules (e.g. local-first, "
+        "export-first, NEA annual), bar = range over all rules; dashed lines = the scenario's "
+        "targets with their indicator [%].",
     ),
     FigureSpec(
         "price_duration",
@@ -1305,11 +1311,17 @@ def plot_heat(
 
 
 def _parse_share_variant(variant: str) -> tuple[str, str]:
-    """Split a share variant ``<valuation…>|<attribution>`` into (group, attribution)."""
+    """Split a share variant ``<valuation…>|<attribution>`` into (group, attribution).
+
+    The last ``|``-separated part is the attribution rule; a single part is the rule when it
+    is a known rule (:data:`ATTRIBUTIONS`), else the group.
+    """
     parts = [p for p in str(variant).split("|") if p]
-    attribution = next((p for p in parts if p in ATTRIBUTIONS), "")
-    group = "|".join(p for p in parts if p != attribution) or "share"
-    return group, attribution
+    if len(parts) >= 2:
+        return "|".join(parts[:-1]), parts[-1]
+    if parts and parts[0] in ATTRIBUTIONS:
+        return "share", parts[0]
+    return (parts[0] if parts else "share"), ""
 
 
 def share_table(metrics: pd.DataFrame, headline: str = "pro_rata") -> pd.DataFrame:
@@ -1323,8 +1335,8 @@ def share_table(metrics: pd.DataFrame, headline: str = "pro_rata") -> pd.DataFra
     Returns
     -------
     pandas.DataFrame
-        Index group, columns ``headline``, ``low``, ``high`` (fractions, -). Empty when the
-        metrics hold no share rows.
+        Index group, columns ``headline``, ``low``, ``high`` and ``rule:<attribution>`` for
+        each rule (fractions, -). Empty when the metrics hold no share rows.
     """
     rows = metric_values(metrics, "renewable_share", "-")
     electricity = metric_values(metrics, ELECTRICITY_SHARE_METRIC, "-")
@@ -1345,8 +1357,22 @@ def share_table(metrics: pd.DataFrame, headline: str = "pro_rata") -> pd.DataFra
             value = float(by_rule[""])
         else:
             value = float(by_rule.iloc[0])
-        out[group] = {"headline": value, "low": float(by_rule.min()), "high": float(by_rule.max())}
-    return pd.DataFrame.from_dict(out, orient="index")
+        out[group] = {
+            "headline": value,
+            "low": float(by_rule.min()),
+            "high": float(by_rule.max()),
+            **{f"rule:{rule}": float(v) for rule, v in by_rule.items() if rule},
+        }
+    table = pd.DataFrame.from_dict(out, orient="index")
+    order = sorted(
+        table.index,
+        key=lambda g: (
+            g == ELECTRICITY_GROUP,
+            VALUATIONS.index(g) if g in VALUATIONS else len(VALUATIONS),
+            g,
+        ),
+    )
+    return table.loc[order]
 
 
 def scenario_targets(results: ScenarioResults) -> pd.DataFrame:
@@ -1418,6 +1444,17 @@ def plot_renewable_share(
         s=40,
         label=f"Headline ({headline.replace('_', '-')})",
     )
+    rules = [c for c in shares.columns if c.startswith("rule:") and c != f"rule:{headline}"]
+    for i, column in enumerate(rules):
+        ax.scatter(
+            x,
+            shares[column],
+            marker=RULE_MARKERS[i % len(RULE_MARKERS)],
+            color="#333333",
+            s=22,
+            zorder=4,
+            label=column.removeprefix("rule:").replace("_", "-"),
+        )
     for xi, value in zip(x, shares["headline"], strict=True):
         ax.annotate(
             f"{value:.1f} %",
@@ -1426,6 +1463,8 @@ def plot_renewable_share(
             textcoords="offset points",
             va="center",
             fontsize="small",
+            bbox={"boxstyle": "round,pad=0.15", "facecolor": "white", "edgecolor": "none", "alpha": 0.85},
+            zorder=5,
         )
     palette = sns.color_palette("dark", max(len(targets), 1))
     for color, (_, target) in zip(palette, targets.iterrows(), strict=False):

@@ -576,3 +576,28 @@ def test_empty_bundles_skip_every_figure_without_errors(
     assert "WARNING" not in [record.levelname for record in caplog.records]
     page = site.write_scenario_page(folder)
     assert "No figures were rendered" in page.read_text(encoding="utf-8")
+
+
+def test_share_variants_parse_any_attribution_rule() -> None:
+    metrics = pd.DataFrame(
+        {
+            "metric": ["renewable_share"] * 3 + ["renewable_share_electricity"] * 2,
+            "variant": [
+                "calorific|nea_annual",
+                "calorific|pro_rata",
+                "coal_equivalent|nea_annual",
+                "nea_annual",
+                "pro_rata",
+            ],
+            "carrier": "",
+            "bus": "",
+            "value": [8.0, 20.0, 6.0, 0.0, 55.0],
+            "unit": "%",
+        }
+    )
+    table = report.share_table(metrics)
+    assert list(table.index) == ["coal_equivalent", "calorific", "electricity"]
+    assert table.loc["calorific", "low"] == pytest.approx(0.08)
+    assert table.loc["calorific", "headline"] == pytest.approx(0.20)
+    assert table.loc["electricity", "rule:nea_annual"] == pytest.approx(0.0)
+    assert table.loc["coal_equivalent", "headline"] == pytest.approx(0.06)  # only rule present
