@@ -111,6 +111,9 @@ def run_scenario(scenario_path: Path, project_root: Path, results_root: Path) ->
         verdicts.to_csv(tmp / results.VERDICT_FILE, index=False, float_format="%.10g")
         n.export_to_netcdf(tmp / results.NETWORK_FILE)
         mark = timer.lap("write", mark)
+        solver_options = dict(result.solver_options)
+        if "log_file" in solver_options:  # the temporary folder is renamed: record it bundle-relative
+            solver_options["log_file"] = "solver.log"
         run_info: dict[str, Any] = {
             "scenario": sc.name,
             "status": "ok",
@@ -119,7 +122,7 @@ def run_scenario(scenario_path: Path, project_root: Path, results_root: Path) ->
             "objective_unit": "CNY/yr",
             "duals": result.duals,
             "lp_size": result.lp_size,
-            "solver": {"name": sc.solver.name, "options": result.solver_options},
+            "solver": {"name": sc.solver.name, "options": solver_options},
             "snapshots": len(n.snapshots),
             "versions": results.package_versions(),
             "git_commit": results.git_commit(project_root),
