@@ -470,7 +470,7 @@ def write_site_index(results_root: Path) -> Path:
                     "Description",
                     "Year",
                     "Status",
-                    "Renewable share [%]",
+                    "Renewable share of final energy, headline [%]",
                     "Range over attribution rules [%]",
                     "System cost [billion CNY/yr]",
                     "Targets met",
