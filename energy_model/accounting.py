@@ -323,7 +323,7 @@ def compute_local_buses(n: pypsa.Network, region: str) -> pd.Series:
 def compute_topology(n: pypsa.Network, sc: Scenario) -> Topology:
     """Classify buses, generators, loads, storage, links and lines for the accounting.
 
-    Rules (docs/accounting.md, "Network conventions"):
+    Rules (docs/accounting.md, section 1):
 
     * electricity bus: carrier in :data:`ELECTRICITY_BUS_CARRIERS`; heat bus: carrier ``heat``.
     * storage bus: a local non-electricity bus with no load and no generator whose links all
@@ -1452,14 +1452,19 @@ def compute_max_reachable_share(
         work, sc, target, project_root, prefix=f"max_share_{target.name}"
     )
     m = work.model
+    # this objective (no costs) has a large optimal face: an interior-point run without
+    # crossover may stop without a reliable vertex, so crossover is switched on
+    options: dict[str, Any] = {"output_flag": False, **sc.solver.options}
+    if options.get("solver", "ipm") == "ipm":
+        options["run_crossover"] = "on"
     q = 0.0
     share = 0.0
     for _ in range(max_iter):
         objective = terms.numerator - q * terms.denominator
         objective = objective - objective.const  # linopy objectives take no constant
         m.add_objective(objective, overwrite=True, sense="max")
-        status, condition = m.solve(solver_name=sc.solver.name, **sc.solver.options)
-        if status != "ok":
+        status, condition = m.solve(solver_name=sc.solver.name, io_api="direct", **options)
+        if status != "ok" or condition != "optimal":
             msg = (
                 f"cannot compute the largest reachable share of target '{target.name}': "
                 f"the network has no feasible dispatch (status {status}, {condition})"
