@@ -134,7 +134,7 @@ def _status(url: str) -> int:
     """HTTP status of a GET request to the local server."""
     try:
         with urllib.request.urlopen(url, timeout=30) as response:  # noqa: S310 - local server
-            response.read(1)
+            response.read()  # whole body: the server never writes into a closed socket
             return int(response.status)
     except urllib.error.HTTPError as err:
         return int(err.code)
