@@ -33,12 +33,11 @@ import pypsa
 import xarray as xr
 
 from energy_model.exceptions import InfeasibleError, InputError
-from energy_model.scenario import Scenario, Target
+from energy_model.scenario import ELECTRICITY_BUS_CARRIERS, Scenario, Target
 
 logger = logging.getLogger(__name__)
 
 #: Bus carriers that carry electricity.
-ELECTRICITY_BUS_CARRIERS: tuple[str, ...] = ("AC", "DC")
 #: Bus carrier of heat buses (see docs/heating.md).
 HEAT_BUS_CARRIER = "heat"
 #: Load carrier of data centres.

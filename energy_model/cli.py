@@ -73,6 +73,7 @@ def _prepare(scenario_path: Path, project_root: Path) -> tuple[Any, Any, Path]:
         msg = f"network folder '{sc.network}' does not exist"
         raise InputError(msg, file=scenario_path, key="network")
     n = load_network(network_dir, sc.allow_custom_columns)
+    n.meta["hourly_snapshots"] = [str(s) for s in n.snapshots]
     apply_scenario(n, sc, file=scenario_path)
     return sc, n, network_dir
 
@@ -109,7 +110,9 @@ def run_scenario(scenario_path: Path, project_root: Path, results_root: Path) ->
         (tmp / results.SCENARIO_FILE).write_text(scenario_to_yaml(sc), encoding="utf-8")
         results.write_metrics(tmp / results.METRICS_FILE, metrics)
         verdicts.to_csv(tmp / results.VERDICT_FILE, index=False, float_format="%.10g")
+        hourly = n.meta.pop("hourly_snapshots", None)
         n.export_to_netcdf(tmp / results.NETWORK_FILE)
+        _write_temperature(n, hourly, project_root, tmp)
         mark = timer.lap("write", mark)
         solver_options = dict(result.solver_options)
         if "log_file" in solver_options:  # the temporary folder is renamed: record it bundle-relative
@@ -147,6 +150,24 @@ def run_scenario(scenario_path: Path, project_root: Path, results_root: Path) ->
     final = results.publish(tmp, results_root, sc.name)
     logger.info("wrote %s", final)
     return final
+
+
+def _write_temperature(n: Any, hourly: list[str] | None, project_root: Path, folder: Path) -> None:
+    """Save the zone temperatures behind the heat demand (for the heat-vs-temperature figure).
+
+    Only for networks with heat buses and the project's heating data; the series is an input,
+    copied into the bundle so that the report never needs the data folder.
+    """
+    import pandas as pd  # noqa: PLC0415
+
+    data_dir = project_root / "data"
+    if hourly is None or not (n.buses.carrier == "heat").any() or not (data_dir / "heating").is_dir():
+        return
+    from energy_model import heating  # noqa: PLC0415
+
+    params = heating.load_heating_parameters(data_dir)
+    raw, _ = heating.compute_zone_temperatures(data_dir, params, pd.DatetimeIndex(hourly))
+    pd.DataFrame(raw).rename_axis("snapshot").to_csv(folder / "temperature.csv", float_format="%.3f")
 
 
 def _render_bundle(result_dir: Path) -> None:

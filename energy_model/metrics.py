@@ -110,7 +110,6 @@ def compute_core_metrics(n: pypsa.Network, sc: Scenario, result: SolveResult) ->
         _tidy(stats.optimal_capacity(groupby=groupby, nice_names=False), "capacity", "MW"),
         _tidy(stats.supply(groupby=groupby, nice_names=False) / MWH_PER_TWH, "supply", "TWh"),
         _tidy(stats.withdrawal(groupby=groupby, nice_names=False) / MWH_PER_TWH, "withdrawal", "TWh"),
-        _tidy(stats.curtailment(groupby=groupby, nice_names=False) / MWH_PER_TWH, "curtailment", "TWh"),
         _tidy(stats.capex(groupby=groupby, nice_names=False), "capex", "CNY/yr"),
         _tidy(stats.opex(groupby=groupby, nice_names=False), "opex", "CNY/yr"),
     ]
@@ -120,7 +119,8 @@ def compute_core_metrics(n: pypsa.Network, sc: Scenario, result: SolveResult) ->
     ]
     weights = n.snapshot_weightings.generators
 
-    # Curtailment rate of variable renewables, by carrier [%].
+    # Curtailment of variable renewables (generators with a p_max_pu series): energy by bus and
+    # carrier [TWh] and rate by carrier [%].
     gens = n.generators
     variable = gens.index[gens.index.isin(n.generators_t.p_max_pu.columns)]
     if len(variable):
@@ -128,6 +128,10 @@ def compute_core_metrics(n: pypsa.Network, sc: Scenario, result: SolveResult) ->
         dispatched = n.generators_t.p[variable].mul(weights, axis=0)
         by_carrier_available = available.sum().groupby(gens.carrier[variable]).sum()
         by_carrier_dispatched = dispatched.sum().groupby(gens.carrier[variable]).sum()
+        curtailed = (available - dispatched).sum().clip(lower=0)
+        by_bus_carrier = curtailed.groupby([gens.bus[variable], gens.carrier[variable]]).sum()
+        for (bus, carrier), energy in by_bus_carrier.items():
+            rows.append(row("curtailment", energy / MWH_PER_TWH, "TWh", carrier=str(carrier), bus=str(bus)))
         for carrier, total in by_carrier_available.items():
             rate = 100 * (1 - by_carrier_dispatched[carrier] / total) if total > 0 else 0.0
             rows.append(row("curtailment_rate", rate, "%", carrier=str(carrier)))

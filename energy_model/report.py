@@ -42,6 +42,8 @@ from matplotlib.colors import is_color_like, to_hex  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.ticker import FuncFormatter, PercentFormatter  # noqa: E402
 
+from energy_model.scenario import ELECTRICITY_BUS_CARRIERS  # noqa: E402
+
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
 
@@ -53,7 +55,7 @@ logger = logging.getLogger(__name__)
 #: Accounting region used when ``scenario.yaml`` does not give one.
 DEFAULT_REGION = "zhangjiakou"
 #: Bus carriers treated as electricity buses.
-ELECTRIC_BUS_CARRIERS = ("AC", "DC", "electricity")
+ELECTRIC_BUS_CARRIERS = ELECTRICITY_BUS_CARRIERS
 #: Attribution rules known to the accounting (any other rule named in the metrics is shown too);
 #: the first is the default headline.
 ATTRIBUTIONS = ("pro_rata", "local_first", "export_first", "nea_annual")

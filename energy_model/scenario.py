@@ -17,6 +17,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from energy_model.exceptions import ScenarioError
 
 ID_PATTERN = r"^[a-z][a-z0-9_]*$"
+#: Bus carriers that carry electricity (PyPSA uses ``AC``/``DC``; some example networks call
+#: the carrier ``electricity``). Defined once; accounting and report both use it.
+ELECTRICITY_BUS_CARRIERS: tuple[str, ...] = ("AC", "DC", "electricity")
 SCENARIO_NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]*$"
 
 #: PyPSA component list names an override may address.
@@ -279,6 +282,7 @@ def scenario_to_yaml(scenario: Scenario) -> str:
 
 
 __all__ = [
+    "ELECTRICITY_BUS_CARRIERS",
     "ID_PATTERN",
     "AccountingConfig",
     "ExportContract",
