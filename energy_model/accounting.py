@@ -37,7 +37,6 @@ from energy_model.scenario import ELECTRICITY_BUS_CARRIERS, Scenario, Target
 
 logger = logging.getLogger(__name__)
 
-#: Bus carriers that carry electricity.
 #: Bus carrier of heat buses (see docs/heating.md).
 HEAT_BUS_CARRIER = "heat"
 #: Load carrier of data centres.
@@ -1018,6 +1017,15 @@ def _row(
     }
 
 
+def _share(numerator: float, denominator: float, what: str) -> float:
+    """``numerator / denominator``; 0 with a warning when nothing is consumed (denominator <= 0)."""
+    if denominator > 0:
+        return float(numerator) / float(denominator)
+    logger.warning("%s: no local consumption (denominator %.3g), share reported as 0 %%", what,
+                   denominator)
+    return 0.0
+
+
 def _target_variant(sc: Scenario, target: Target) -> str:
     attribution = sc.accounting.attribution
     if target.indicator == "electricity":
@@ -1141,7 +1149,7 @@ def compute_share_metrics(
                 include_ambient_heat=include_ambient,
             )
             variant = f"{valuation}|{rule}"
-            share = terms.numerator / terms.denominator if terms.denominator > 0 else float("nan")
+            share = _share(terms.numerator, terms.denominator, f"renewable_share {variant}")
             shares[(valuation, rule)] = share
             rows.append(_row("renewable_final_energy", terms.numerator / 1e6, "Mtce", variant))
             if rule == LP_ATTRIBUTION:
@@ -1149,7 +1157,7 @@ def compute_share_metrics(
             rows.append(_row("renewable_share", share * 100, "%", variant))
     electricity_shares: dict[str, float] = {}
     for rule in ATTRIBUTIONS:
-        share = re_local[rule] / balance.electricity if balance.electricity > 0 else float("nan")
+        share = _share(re_local[rule], balance.electricity, f"renewable_share_electricity {rule}")
         electricity_shares[rule] = share
         rows.append(_row("renewable_share_electricity", share * 100, "%", rule))
 
@@ -1190,7 +1198,7 @@ def compute_share_metrics(
         rows.append(_row("target_pass", 1.0 if passed else 0.0, "bool", target.name))
         if target.enforce:
             enforced = (
-                re_local[LP_ATTRIBUTION] / balance.electricity
+                electricity_shares[LP_ATTRIBUTION]
                 if target.indicator == "electricity"
                 else shares[(sc.accounting.electricity_valuation, LP_ATTRIBUTION)]
             )

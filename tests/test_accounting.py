@@ -440,3 +440,24 @@ def test_enforcement_changes(tables_root: Path) -> None:
     assert wind.iloc[0] > 0
     added = pick(changes, "target_change", variant="renewable_generation").iloc[0]
     assert added > 0
+
+
+def test_zero_local_consumption_reports_zero(tmp_path: Path,
+                                             caplog: pytest.LogCaptureFixture) -> None:
+    """No local consumption: shares are 0 % with a warning, not a division by zero."""
+    n = pypsa.Network()
+    n.set_snapshots(pd.RangeIndex(2, name="snapshot"))
+    n.add("Carrier", ["AC", "onwind"])
+    n.add("Bus", "zjk", carrier="AC", location="zhangjiakou")
+    n.add("Generator", "wind", bus="zjk", carrier="onwind", p_nom=10, p_max_pu=[0.5, 1.0],
+          marginal_cost=1.0)
+    n.add("Load", "demand", bus="zjk", p_set=0.0)
+    solve(n)
+    sc = scenario(targets=[Target(name="el", indicator="electricity", min_share=0.0,
+                                  enforce=True)])
+    with caplog.at_level(logging.WARNING, logger="energy_model.accounting"):
+        metrics = acc.compute_share_metrics(n, sc, write_tables(tmp_path), None)
+    assert (pick(metrics, "renewable_share_electricity") == 0).all()
+    assert pick(metrics, "target_enforced_share").iloc[0] == 0
+    assert "no local consumption" in caplog.text
+    assert acc.compute_verdicts(metrics, sc)["status"].tolist() == ["PASS"]
