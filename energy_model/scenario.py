@@ -144,7 +144,9 @@ class AccountingConfig(StrictModel):
     region: str = "zhangjiakou"
     """Buses whose ``location`` equals this are local; flows to other buses are exports."""
     renewable_carriers: list[str] = Field(
-        default_factory=lambda: ["onwind", "solar", "biomass", "solar_thermal"],
+        default_factory=lambda: [
+            "onwind", "solar", "biomass", "biomass_boiler", "solar_thermal"
+        ],
     )
     """Carrier ids of renewable generators (carriers absent from the network are ignored)."""
     electricity_valuation: Literal["coal_equivalent", "calorific"] = "coal_equivalent"
