@@ -85,7 +85,7 @@ WITH_HEATING = True
 
 #: Float format per column; time series use a fixed number of decimals.
 STATIC_FLOAT_FORMAT = "{:.6f}"
-TIMESERIES_DECIMALS = {"p_max_pu": 5, "p_set": 3}
+TIMESERIES_DECIMALS = {"p_max_pu": 5, "p_set": 3, "marginal_cost": 3}
 
 
 @dataclass(frozen=True)
@@ -556,14 +556,42 @@ def add_corridors(n: pypsa.Network, params: dict[str, Parameter], costs: pd.Data
             )
 
 
-def add_markets(n: pypsa.Network, params: dict[str, Parameter]) -> None:
+def compute_price_profile(shape: pd.Series, mean_price: float, exponent: float) -> np.ndarray:
+    """Hourly price with a given annual mean that follows the load shape.
+
+    .. math:: \pi_t = \bar\pi \, \frac{(L_t / \bar L)^k}{\mathrm{mean}_t (L_t / \bar L)^k}
+
+    Parameters
+    ----------
+    shape
+        Hourly load shape L_t [any unit], 8760 values.
+    mean_price
+        Annual mean price [CNY/MWh].
+    exponent
+        k [-]; 0 gives a flat price.
+
+    Returns
+    -------
+    numpy.ndarray
+        Hourly prices [CNY/MWh].
+    """
+    factor = (shape.to_numpy() / shape.mean()) ** exponent
+    return mean_price * factor / factor.mean()
+
+
+def add_markets(n: pypsa.Network, params: dict[str, Parameter], shape: pd.Series) -> None:
     """Add export sinks at the external demand buses and the import source at ``north_hebei``.
 
     An export sink is a generator with ``p_min_pu = -1``, ``p_max_pu = 0`` and a *positive*
-    marginal cost equal to the export price pi: its dispatch p <= 0, so its objective term
-    pi * p = -pi * |p| is a revenue of pi per MWh absorbed.
+    marginal cost equal to the export price pi_t: its dispatch p <= 0, so its objective term
+    pi_t * p = -pi_t * |p| is a revenue of pi_t per MWh absorbed. Both prices follow the Hebei
+    load shape (:func:`compute_price_profile`); the import price is above the export price in
+    every hour.
     """
     size = _p(params, "market.p_nom")
+    exponent = _p(params, "market.price_shape_exponent")
+    export_price = compute_price_profile(shape, _p(params, "market.export_price"), exponent)
+    import_price = compute_price_profile(shape, _p(params, "market.import_price"), exponent)
     for bus in ("beijing", "xiongan", "north_hebei"):
         n.add(
             "Generator",
@@ -573,7 +601,7 @@ def add_markets(n: pypsa.Network, params: dict[str, Parameter]) -> None:
             p_nom=size,
             p_min_pu=-1.0,
             p_max_pu=0.0,
-            marginal_cost=_p(params, "market.export_price"),
+            marginal_cost=pd.Series(export_price, index=n.snapshots),
         )
     n.add(
         "Generator",
@@ -581,7 +609,7 @@ def add_markets(n: pypsa.Network, params: dict[str, Parameter]) -> None:
         bus="north_hebei",
         carrier="grid_import",
         p_nom=size,
-        marginal_cost=_p(params, "market.import_price"),
+        marginal_cost=pd.Series(import_price, index=n.snapshots),
     )
 
 
@@ -729,9 +757,10 @@ def build_network(data_dir: Path = DEFAULT_DATA_DIR, *, with_heating: bool = WIT
     add_buses(n, params)
     add_renewables(n, params, costs, load_capacity_factors(data_dir))
     add_thermal(n, params, costs)
-    add_loads(n, params, load_load_shape(data_dir))
+    shape = load_load_shape(data_dir)
+    add_loads(n, params, shape)
     add_corridors(n, params, costs)
-    add_markets(n, params)
+    add_markets(n, params, shape)
     add_storage(n, params, costs)
     add_hydrogen(n, params, costs)
     add_carriers(n)

@@ -180,3 +180,10 @@ def test_data_doc_tables_are_current(tmp_path):
 def test_every_parameter_has_a_tagged_source(params):
     for name, par in params.items():
         assert par.source.startswith(("[S]", "[D]", "[U]", "[D/U]")), name
+
+
+def test_import_price_is_above_export_price_every_hour(network, params):
+    mc = network.generators_t.marginal_cost
+    exports = mc[["beijing_export_market", "xiongan_export_market", "north_hebei_export_market"]]
+    assert (mc["north_hebei_grid_import"].to_numpy()[:, None] > exports.to_numpy()).all()
+    assert float(exports.mean().mean()) == pytest.approx(params["market.export_price"].value, rel=1e-3)
