@@ -267,7 +267,6 @@ def _build_times(n: Any, sc: Any, case: dict[str, Any]) -> dict[str, Any]:
     peak_linopy = _peak_memory_mb()
     size_linopy = (int(m.nvars), int(m.ncons))
     del m
-    n.model = None
     gc.collect()
     start = time.perf_counter()
     model, _ = build_pyomo_model(n, sc)
@@ -359,7 +358,8 @@ def study_e2e(scenarios: list[str], args: argparse.Namespace) -> pd.DataFrame:
     rows = []
     for name in scenarios:
         print(f"[e2e] {name} ...", flush=True)
-        case = {"kind": "e2e", "scenario": name, "nonzeros": not args.no_nonzeros, "options": args.solver_options}
+        case = {"kind": "e2e", "scenario": name, "nonzeros": not args.no_nonzeros,
+                "options": args.solver_options}
         rows.append(run_case(case, args.timeout))
     table = pd.DataFrame(rows)
     _show(
@@ -503,7 +503,8 @@ def main(argv: list[str] | None = None) -> int:
         run_child(args.child)
         return 0
     scenarios = args.scenarios or shipped_scenarios()
-    print(f"benchmarks on {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}; scenarios {scenarios}")
+    load = os.getloadavg()[0]
+    print(f"benchmarks on {os.cpu_count()} CPUs, load average {load:.2f}; scenarios {scenarios}")
     studies = {"e2e": study_e2e, "tuning": study_tuning, "aggregation": study_aggregation,
                "crosscheck": study_crosscheck}
     failed = False

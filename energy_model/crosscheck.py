@@ -28,7 +28,8 @@ subject to
   ``bus0``, :math:`\eta^k_{l,t} p_{l,t}` delivered at ``bus<k>``);
 * storage units :math:`0 \le p^d \le \bar\pi P`, :math:`0 \le p^{st} \le -\underline\pi P`,
   :math:`0 \le e \le h P`, :math:`0 \le q \le \mathrm{inflow}` and
-  :math:`e_t = (1-\lambda)^{w^s_t} e_{t-1} + w^s_t(\eta^{st} p^{st}_t - p^d_t/\eta^d + \mathrm{inflow}_t - q_t)`,
+  :math:`e_t = (1-\lambda)^{w^s_t} e_{t-1}
+  + w^s_t(\eta^{st} p^{st}_t - p^d_t/\eta^d + \mathrm{inflow}_t - q_t)`,
   with :math:`e_{-1} = e_{T-1}` when cyclic, else :math:`e_{-1}` = ``state_of_charge_initial``
   taken without standing loss; :math:`e_t` fixed where ``state_of_charge_set`` is given;
 * stores :math:`\underline\epsilon_t E \le e_t \le \bar\epsilon_t E`,
@@ -793,7 +794,9 @@ def solve_pyomo_model(model: pyo.ConcreteModel, options: dict[str, Any]) -> tupl
 
 
 def _frame(var: pyo.Var, names: pd.Index, n_t: int) -> pd.DataFrame:
-    values = np.array([[pyo.value(var[i, t], exception=False) for i in names] for t in range(n_t)], dtype=float)
+    values = np.array(
+        [[pyo.value(var[i, t], exception=False) for i in names] for t in range(n_t)], dtype=float
+    )
     return pd.DataFrame(values.reshape(n_t, len(names)), columns=names)
 
 
@@ -980,7 +983,9 @@ def run_crosscheck(
     logger.info("built Pyomo LP in %.2f s: %s", build_pyomo, size_pyomo)
 
     objective_pypsa, build_linopy, solve_linopy, size_linopy = _solve_pypsa(n, sc, project_root, options)
-    logger.info("PyPSA: objective %.10g (build %.2f s, solve %.2f s)", objective_pypsa, build_linopy, solve_linopy)
+    logger.info(
+        "PyPSA: objective %.10g (build %.2f s, solve %.2f s)", objective_pypsa, build_linopy, solve_linopy
+    )
 
     start = time.perf_counter()
     condition, objective_pyomo = solve_pyomo_model(model, options)

@@ -157,7 +157,8 @@ def _segment_durations_ward(data: np.ndarray, segments: int) -> np.ndarray:
     data = (data - low) / span
     ones = np.ones(n_steps - 1)
     chain = sparse.diags([ones, ones], [1, -1], format="csr")
-    labels = AgglomerativeClustering(n_clusters=segments, linkage="ward", connectivity=chain).fit_predict(data)
+    clustering = AgglomerativeClustering(n_clusters=segments, linkage="ward", connectivity=chain)
+    labels = clustering.fit_predict(data)
     starts = np.flatnonzero(np.concatenate([[True], labels[1:] != labels[:-1]]))
     return np.diff(np.concatenate([starts, [n_steps]]))
 
@@ -203,7 +204,10 @@ def compute_segment_map(n: pypsa.Network, segments: int, *, engine: str = "ward"
         msg = f"unknown segmentation engine '{engine}'"
         raise ValueError(msg)
     if durations.sum() != n_snapshots or len(durations) != segments:
-        msg = f"segmentation returned {len(durations)} segments covering {durations.sum()} of {n_snapshots} snapshots"
+        msg = (
+            f"segmentation returned {len(durations)} segments covering {durations.sum()} of "
+            f"{n_snapshots} snapshots"
+        )
         raise RuntimeError(msg)
     starts = np.concatenate([[0], np.cumsum(durations)[:-1]])
     position = np.searchsorted(starts, np.arange(n_snapshots), side="right") - 1
