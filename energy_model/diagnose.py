@@ -44,6 +44,7 @@ from energy_model.constraints import (
     export_contract_name,
     renewable_share_constraint_name,
 )
+from energy_model.scenario import ELECTRICITY_BUS_CARRIERS
 
 if TYPE_CHECKING:
     import pypsa
@@ -115,7 +116,7 @@ class Diagnosis:
 
 
 def _demand_kind(carrier: str) -> str:
-    if carrier in {"AC", "DC", ""}:
+    if carrier in (*ELECTRICITY_BUS_CARRIERS, ""):
         return "electricity demand"
     if carrier == "heat":
         return "heat demand"
