@@ -232,3 +232,26 @@ def test_solve_runs_the_checks(make_project, monkeypatch):
     with pytest.raises(PhysicsCheckError):
         solve(n, sc, path.parents[1])
     assert seen == [pytest.approx(170, abs=1e-4)]
+
+
+ZHANGJIAKOU = Path(__file__).parent.parent / "networks" / "zhangjiakou"
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not ZHANGJIAKOU.is_dir(), reason="networks/zhangjiakou not built")
+def test_zhangjiakou_two_weeks_pass_the_checks(tmp_path):
+    """Two winter weeks of the real network (heat, storage, export links, IPM without crossover)."""
+    path = tmp_path / "scenarios" / "two-weeks.yaml"
+    path.parent.mkdir()
+    path.write_text(
+        f"network: {ZHANGJIAKOU.resolve().as_posix()}\nyear: 2022\n"
+        "snapshots: {start: '2022-01-10', end: '2022-01-23 23:00'}\n",
+        encoding="utf-8",
+    )
+    sc = load_scenario(path)
+    n = load_network(resolve_project_path(path, sc.network))
+    apply_scenario(n, sc, file=path)
+    solve(n, sc, tmp_path)  # runs check_solution
+    net, gross = checks.compute_bus_balance(n)
+    assert len(net) == 14 * 24
+    assert (net.abs() <= checks.BALANCE_RTOL * gross.clip(lower=1)).all().all()

@@ -13,6 +13,8 @@ Toy (tests/data/networks/toy, see tests/test_solve.py): wind 100 MW with availab
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from energy_model import diagnose
@@ -165,3 +167,29 @@ def test_slack_capacity_covers_the_network(make_project):
     sc, n = prepare(make_project())
     # 2 x (80 MW load + 100 + 200 + 1000 MW generators + 50 MW corridor), at least 1000 MW
     assert diagnose.compute_slack_capacity(n) == pytest.approx(2 * (80 + 1300 + 50))
+
+
+ZHANGJIAKOU = Path(__file__).parent.parent / "networks" / "zhangjiakou"
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not ZHANGJIAKOU.is_dir(), reason="networks/zhangjiakou not built")
+def test_zhangjiakou_annual_contracts_in_two_weeks(tmp_path):
+    """plan-2022's annual contracts (14.1 and 7 TWh) cannot be delivered in two weeks."""
+    path = tmp_path / "scenarios" / "two-weeks.yaml"
+    path.parent.mkdir()
+    path.write_text(
+        f"network: {ZHANGJIAKOU.resolve().as_posix()}\nyear: 2022\n"
+        "snapshots: {start: '2022-01-10', end: '2022-01-23 23:00'}\n"
+        "export_contracts:\n"
+        "  - {name: beijing, links: [vsc_zhangbei_beijing, vsc_fengning_beijing], min_energy_twh: 14.1}\n"
+        "  - {name: xiongan, links: [uhv_zhangbei_xiongan], min_energy_twh: 7.0}\n",
+        encoding="utf-8",
+    )
+    sc, n = prepare(path)
+    d = diagnose.diagnose_infeasibility(n, sc, tmp_path)
+    for name in ("beijing", "xiongan"):
+        assert d.contracts[name]["shortfall_mwh"] > 0.5 * d.contracts[name]["required_mwh"]
+    assert d.isolated["export contract 'beijing' (>= 14.1 TWh/yr)"] == (
+        "cannot be met even with unlimited load shedding")
+    assert d.shortfalls.empty
