@@ -151,21 +151,21 @@ def test_link_below_minimum(solved_toy):
 
 
 def test_storage_level_violations():
-    n = storage_network()
-    optimize(n)
-    hour = n.snapshots[1]
+    solved = storage_network()
+    optimize(solved)
+    solved.model.solver_model = None  # PyPSA refuses to copy a network with a live solver model
+    hour = solved.snapshots[1]
+    n = solved.copy()
     n.stores_t.e.loc[hour, "tank"] = 12.0  # e_nom 10 MWh
     with pytest.raises(PhysicsCheckError) as info:
         checks.check_storage_levels(n)
     assert "Store 'tank'" in str(info.value)
     assert "above the bound 10 MWh" in str(info.value)
-    n = storage_network()
-    optimize(n)
+    n = solved.copy()
     n.storage_units_t.state_of_charge.loc[hour, "battery"] = -2.0
     with pytest.raises(PhysicsCheckError, match=r"StorageUnit 'battery'.*below the bound 0 MWh"):
         checks.check_storage_levels(n)
-    n = storage_network()
-    optimize(n)
+    n = solved.copy()
     n.storage_units_t.p_dispatch.loc[hour, "battery"] = 31.0  # p_nom 30 MW
     with pytest.raises(PhysicsCheckError, match=r"StorageUnit 'battery'.*above the bound 30 MW"):
         checks.check_capacities(n)

@@ -59,8 +59,11 @@ def two_runs(tmp_path_factory):
     return path, first / "toy-2022", second / "toy-2022"
 
 
-def test_same_inputs_give_identical_metrics(two_runs):
-    _, first, second = two_runs
+def test_determinism_provenance_and_staleness(two_runs, capsys):
+    """One test on purpose: the two runs cost most of the time (module fixtures run once per
+    pytest-xdist worker, so separate tests would repeat them)."""
+    path, first, second = two_runs
+    # 1. same inputs, identical outputs
     for name in ("metrics.csv", "verdict.csv", "scenario.yaml"):
         assert (first / name).read_bytes() == (second / name).read_bytes(), name
     a = json.loads((first / "run.json").read_text(encoding="utf-8"))
@@ -68,9 +71,7 @@ def test_same_inputs_give_identical_metrics(two_runs):
     for key in ("objective", "input_checksums", "versions", "solver", "verdicts", "duals"):
         assert a[key] == b[key], key
 
-
-def test_run_json_records_provenance(two_runs):
-    path, first, _ = two_runs
+    # 2. run.json records checksums of every input, versions and solver options
     project = path.parents[1]
     run = json.loads((first / "run.json").read_text(encoding="utf-8"))
     checksums = run["input_checksums"]
@@ -88,10 +89,7 @@ def test_run_json_records_provenance(two_runs):
     assert run["git_commit"]
     assert run["status"] == "ok"
 
-
-def test_validate_warns_when_a_result_is_stale(two_runs, capsys):
-    """Runs last in this module: it edits an input of the shared project (and restores it)."""
-    path, first, _ = two_runs
+    # 3. validate warns once an input changed
     results = first.parent
     capsys.readouterr()
     assert main(["validate", str(path), "--results", str(results)]) == 0
