@@ -17,11 +17,11 @@ Method
    marginal costs ~1e3 CNY/MWh), so slack is used only where no dispatch or investment can meet
    the requirement; ``VOLL`` is ten times ``CONTRACT_PENALTY``, so the model first gives up a
    contract or a target before it leaves local demand unserved.
-2. **Isolation.** When the relaxed solve needs more than one kind of slack, each requirement
-   that fell short is tried *alone* (as a hard constraint, the other requirements removed, load
-   shedding still allowed): a requirement that is infeasible alone, or forces shedding alone,
-   is reported as the one that cannot be met. Finally demand alone (no contracts, no targets) is
-   checked the same way.
+2. **Isolation.** When the relaxed solve needs more than one kind of slack (and took at most
+   ``ISOLATE_MAX_SECONDS``), each requirement that fell short is tried *alone* (as a hard
+   constraint, the other requirements removed, load shedding still allowed): a requirement
+   that is infeasible alone, or forces shedding alone, is reported as the one that cannot be
+   met. Finally demand alone (no contracts, no targets) is checked the same way.
 
 Symbols and units: shed and dumped energy :math:`\\sum_t w_t p_t` [MWh] with snapshot weights
 :math:`w_t` [h]; contract shortfall [MWh delivered at ``bus1``]; target shortfall [tce of
@@ -31,6 +31,7 @@ renewable final energy, or MWh for ``electricity`` targets] and [percentage poin
 from __future__ import annotations
 
 import logging
+import time
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -64,6 +65,9 @@ TARGET_PENALTY = 1e6
 SHED_CARRIER = "load_shedding"
 #: Energy below which a slack is considered unused [MWh] (solver tolerance).
 SLACK_TOLERANCE_MWH = 1e-3
+#: Isolation solves are skipped when the relaxed solve took longer than this [s]; each
+#: isolation solve costs about as much (a full-year network: minutes).
+ISOLATE_MAX_SECONDS = 120.0
 #: Key of :attr:`Diagnosis.isolated` for the solve without contracts and targets.
 DEMAND_ALONE = "demand alone"
 
@@ -93,6 +97,9 @@ class Diagnosis:
         Requirement label → finding when tried alone.
     unbounded
         Components that can make the objective unbounded (negative cost, no upper limit).
+    isolation_skipped
+        The isolation solves were skipped because the relaxed solve took longer than
+        ``ISOLATE_MAX_SECONDS``.
     summary
         One paragraph (one line) for the error message.
     """
@@ -105,6 +112,7 @@ class Diagnosis:
     targets: dict[str, dict[str, Any]] = field(default_factory=dict)
     isolated: dict[str, str] = field(default_factory=dict)
     unbounded: list[str] = field(default_factory=list)
+    isolation_skipped: bool = False
     summary: str = ""
 
     def __str__(self) -> str:
@@ -362,7 +370,8 @@ def diagnose_infeasibility(
         Termination condition of the failed solve (for the message).
     isolate
         Try each short requirement alone when the relaxed solve needs more than one kind of
-        slack (up to ``len(contracts) + len(enforced targets) + 1`` more solves).
+        slack (up to ``len(contracts) + len(enforced targets) + 1`` more solves; skipped when
+        the relaxed solve took longer than ``ISOLATE_MAX_SECONDS``).
 
     Returns
     -------
@@ -378,9 +387,11 @@ def diagnose_infeasibility(
     hours = n.snapshot_weightings["generators"]
     logger.info("diagnosing scenario %s: relaxed solve with load shedding at %d buses "
                 "(VOLL %.0e CNY/MWh, %.0f MW each)", sc.name, len(n.buses), VOLL, slack_p_nom)
+    start = time.perf_counter()
     work, status, relaxed, added = _solve_relaxed(
         n, sc, root, contracts, targets, soften=True, slack_p_nom=slack_p_nom
     )
+    seconds = time.perf_counter() - start
     diagnosis.relaxed_condition = relaxed
     if status != "ok" or relaxed != "optimal":
         diagnosis.unbounded = find_unbounded_candidates(n)
@@ -410,7 +421,11 @@ def diagnose_infeasibility(
                        if diagnosis.contracts[c.name]["shortfall_mwh"] > SLACK_TOLERANCE_MWH]
     short_targets = [t for t in targets if diagnosis.targets[t.name]["shortfall"] > SLACK_TOLERANCE_MWH]
     kinds = len(short_contracts) + len(short_targets) + int(not diagnosis.shortfalls.empty)
-    if isolate and kinds > 1:
+    if isolate and kinds > 1 and seconds > ISOLATE_MAX_SECONDS:
+        logger.warning("diagnosis: the relaxed solve took %.0f s; isolation solves skipped",
+                       seconds)
+        diagnosis.isolation_skipped = True
+    elif isolate and kinds > 1:
         for contract in short_contracts:
             diagnosis.isolated[_contract_label(contract)] = _isolate(
                 n, sc, root, [contract], [], slack_p_nom, hours)
@@ -479,6 +494,9 @@ def _summary(
                             "without contracts and targets, demand can be met")
         else:
             findings.append(f"tried alone, {label} {finding}")
+    if diagnosis.isolation_skipped:
+        findings.append("requirements were not tried one by one (the relaxed solve took longer "
+                        f"than {ISOLATE_MAX_SECONDS:.0f} s; use a snapshot window to isolate them)")
     if not findings:
         findings.append(
             "the relaxed model (load shedding at every bus, contracts and targets softened) "

@@ -193,3 +193,14 @@ def test_zhangjiakou_annual_contracts_in_two_weeks(tmp_path):
     assert d.isolated["export contract 'beijing' (>= 14.1 TWh/yr)"] == (
         "cannot be met even with unlimited load shedding")
     assert d.shortfalls.empty
+
+
+def test_isolation_is_skipped_for_slow_relaxed_solves(make_project, monkeypatch):
+    monkeypatch.setattr(diagnose, "ISOLATE_MAX_SECONDS", -1.0)
+    path = make_project(LOAD_X4 + CONTRACT_200_MWH)
+    sc, n = prepare(path)
+    d = diagnose.diagnose_infeasibility(n, sc, path.parents[1])
+    assert d.isolation_skipped
+    assert not d.isolated
+    assert "were not tried one by one" in d.summary
+    assert "export contract 'beijing'" in d.summary  # the relaxed findings are still reported
