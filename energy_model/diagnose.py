@@ -235,7 +235,15 @@ def _solve_relaxed(
     added = _add_requirements(work, sc, project_root, contracts, targets, soften=soften)
     options = {k: v for k, v in sc.solver.options.items() if k != "log_file"}
     options["output_flag"] = False
-    status, condition = work.model.solve(solver_name=sc.solver.name, io_api="direct", **options)
+    # an infeasible isolation solve is an expected outcome here: keep linopy's warning quiet
+    linopy_logger = logging.getLogger("linopy")
+    level = linopy_logger.level
+    linopy_logger.setLevel(logging.ERROR)
+    try:
+        status, condition = work.model.solve(solver_name=sc.solver.name, io_api="direct",
+                                             **options)
+    finally:
+        linopy_logger.setLevel(level)
     if status == "ok" and condition == "optimal":
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
