@@ -204,3 +204,25 @@ def test_isolation_is_skipped_for_slow_relaxed_solves(make_project, monkeypatch)
     assert not d.isolated
     assert "were not tried one by one" in d.summary
     assert "export contract 'beijing'" in d.summary  # the relaxed findings are still reported
+
+
+def test_cli_exit_3_with_diagnosis_and_results_untouched(make_project, tmp_path, capsys):
+    import logging
+
+    from energy_model.cli import main
+
+    path = make_project(CONTRACT_200_MWH)
+    results = tmp_path / "results"
+    previous = results / "toy-2022"
+    previous.mkdir(parents=True)
+    (previous / "run.json").write_text('{"status": "ok"}\n', encoding="utf-8")
+    try:
+        code = main(["run", str(path), "--results", str(results)])
+    finally:
+        logging.getLogger().handlers.clear()
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 3
+    assert err[-1].startswith("infeasible: scenario 'toy-2022'")
+    assert "Diagnosis: scenario 'toy-2022' is infeasible: export contract 'beijing'" in err[-1]
+    assert sorted(p.name for p in results.iterdir()) == ["toy-2022"]
+    assert [p.name for p in previous.iterdir()] == ["run.json"]
