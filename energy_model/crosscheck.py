@@ -74,6 +74,8 @@ import numpy as np
 import pandas as pd
 import pyomo.environ as pyo
 
+from energy_model.exceptions import EnergyModelError
+
 if TYPE_CHECKING:
     from pathlib import Path
 
@@ -134,8 +136,8 @@ _UNSUPPORTED_DYNAMIC: dict[str, tuple[str, ...]] = {
 _SUPPORTED_GLOBAL_CONSTRAINTS = {"primary_energy"}
 
 
-class CrosscheckUnsupportedError(ValueError):
-    """The network uses a feature that the independent formulation does not model."""
+class CrosscheckUnsupportedError(EnergyModelError, ValueError):
+    """The network uses a feature that the independent formulation does not model (exit 1)."""
 
 
 @dataclass(frozen=True)
