@@ -39,8 +39,11 @@ def configure_logging(verbosity: int) -> None:
     root.addHandler(handler)
     root.setLevel(logging.DEBUG)
     handler.setLevel(level)
-    for noisy in ("linopy", "pypsa", "matplotlib", "fontTools", "PIL", "h5py", "numexpr"):
+    for noisy in ("pypsa", "matplotlib", "fontTools", "PIL", "h5py", "numexpr"):
         logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
+    # linopy logs a multi-line status block on every non-optimal solve; the engine reports
+    # that itself in one line (InfeasibleError), so keep linopy to errors.
+    logging.getLogger("linopy").setLevel(max(level, logging.ERROR))
 
 
 def _project_root(scenario_path: Path, override: str | None) -> Path:
@@ -310,7 +313,7 @@ def cmd_crosscheck(args: argparse.Namespace) -> int:
     project_root = _project_root(path, args.project_root)
     sc, n, _ = _prepare(path, project_root)
     outcome = run_crosscheck(n, sc, project_root)
-    sys.stdout.write(f"{outcome}\n")
+    sys.stdout.write(f"{outcome.summary()}\n")
     return EXIT_OK if getattr(outcome, "ok", False) else EXIT_ERROR
 
 

@@ -42,6 +42,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from energy_model.exceptions import ScenarioError
+
 if TYPE_CHECKING:
     import pypsa
 
@@ -235,15 +237,18 @@ def compute_time_resolution(
 
     Raises
     ------
-    ValueError
+    ScenarioError
         ``resample`` on a network whose snapshots are not a DatetimeIndex.
     """
     if time.method == "hourly":
         return None
     if time.method == "resample":
         if not isinstance(n.snapshots, pd.DatetimeIndex):
-            msg = "time.method 'resample' needs datetime snapshots"
-            raise ValueError(msg)
+            msg = (
+                "time.method 'resample' needs timestamp snapshots; write snapshots.csv in PyPSA's "
+                "layout (a leading unnamed index column, then 'snapshot') so PyPSA parses the dates"
+            )
+            raise ScenarioError(msg, key="time.method")
         step = pd.Series(n.snapshots).diff().min() if len(n.snapshots) > 1 else pd.Timedelta("1h")
         if pd.Timedelta(hours=time.hours) <= step:
             return None
