@@ -54,7 +54,7 @@ compare: | $(STAMP)
 	$(BIN)/energy-model compare --results $(RESULTS)
 
 networks: | $(STAMP)
-	$(BIN)/python -m energy_model.build_network
+	$(BIN)/python -m energy_model.build_network --figure docs/topology.png --docs docs/data.md
 
 clean-results:
 	rm -rf $(RESULTS)
