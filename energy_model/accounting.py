@@ -33,6 +33,8 @@ import pypsa
 import xarray as xr
 
 from energy_model.exceptions import InfeasibleError, InputError
+from energy_model.metrics import METRIC_COLUMNS
+from energy_model.metrics import row as _row
 from energy_model.scenario import ELECTRICITY_BUS_CARRIERS, Scenario, Target
 
 logger = logging.getLogger(__name__)
@@ -1000,22 +1002,6 @@ def compute_attribution(
 # ---------------------------------------------------------------------------------------------
 # Metrics and verdicts
 # ---------------------------------------------------------------------------------------------
-
-METRIC_COLUMNS = ("metric", "variant", "carrier", "bus", "value", "unit")
-
-
-def _row(
-    metric: str, value: float, unit: str, variant: str = "", carrier: str = "", bus: str = ""
-) -> dict:
-    return {
-        "metric": metric,
-        "variant": variant,
-        "carrier": carrier,
-        "bus": bus,
-        "value": float(value),
-        "unit": unit,
-    }
-
 
 def _share(numerator: float, denominator: float, what: str) -> float:
     """``numerator / denominator``; 0 with a warning when nothing is consumed (denominator <= 0)."""

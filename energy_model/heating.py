@@ -25,6 +25,8 @@ import numpy as np
 import pandas as pd
 
 from energy_model.exceptions import InputError
+from energy_model.metrics import METRIC_COLUMNS
+from energy_model.metrics import row as _row
 
 if TYPE_CHECKING:
     import pypsa
@@ -754,23 +756,6 @@ def load_heating_costs(data_dir: Path) -> dict:
 MWH_PER_TWH = 1e6
 #: Energy content of one tonne of standard coal equivalent [MWh] (29.3076 GJ).
 MWH_PER_TCE = 29.3076 / 3.6
-METRIC_COLUMNS = ["metric", "variant", "carrier", "bus", "value", "unit"]
-
-
-def _row(
-    metric: str, value: float, unit: str, *, variant: str = "", carrier: str = "", bus: str = ""
-) -> dict[str, object]:
-    """One tidy metrics row."""
-    return {
-        "metric": metric,
-        "variant": variant,
-        "carrier": carrier,
-        "bus": bus,
-        "value": float(value),
-        "unit": unit,
-    }
-
-
 def compute_heating_metrics(n: pypsa.Network, sc: Scenario) -> pd.DataFrame:
     """Heating metrics of a solved network (tidy: ``metric, variant, carrier, bus, value, unit``).
 

@@ -46,7 +46,6 @@ def row(
     metric: str,
     value: float,
     unit: str,
-    *,
     variant: str = "",
     carrier: str = "",
     bus: str = "",
