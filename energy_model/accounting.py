@@ -1083,8 +1083,8 @@ def compute_share_metrics(
         ("imports", "electricity_imports"),
         ("other", "other_generation_local"),
         ("loads", "electricity_final_use"),
-        ("charge", "storage_charge"),
-        ("discharge", "storage_discharge"),
+        ("charge", "storage_charge_local_electricity"),
+        ("discharge", "storage_discharge_local_electricity"),
         ("losses", "network_losses"),
     ]:
         rows.append(_row(metric, float((flows[column].to_numpy() * w).sum()) * twh, "TWh"))
