@@ -139,7 +139,7 @@ def run_scenario(scenario_path: Path, project_root: Path, results_root: Path) ->
         }
         run_info["timings_s"] = timer.timings
         results.write_json(tmp / results.RUN_FILE, run_info)
-        _render_bundle(tmp)
+        _render_bundle(tmp, network=n)
         timer.lap("report", mark)
         run_info["timings_s"] = dict(timer.timings, total=round(timer.total(), 4))
         results.write_json(tmp / results.RUN_FILE, run_info)
@@ -173,12 +173,15 @@ def _write_temperature(n: Any, hourly: list[str] | None, project_root: Path, fol
     pd.DataFrame(raw).rename_axis("snapshot").to_csv(folder / "temperature.csv", float_format="%.3f")
 
 
-def _render_bundle(result_dir: Path) -> None:
-    """Figures and the scenario page of one result folder."""
+def _render_bundle(result_dir: Path, network: Any = None) -> None:
+    """Figures and the scenario page of one result folder.
+
+    ``network`` is the solved network just saved in the folder (saves re-reading network.nc).
+    """
     from energy_model.report import render_scenario_figures  # noqa: PLC0415
     from energy_model.site import write_scenario_page  # noqa: PLC0415
 
-    render_scenario_figures(result_dir)
+    render_scenario_figures(result_dir, network=network)
     write_scenario_page(result_dir)
 
 
