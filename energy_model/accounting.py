@@ -35,6 +35,7 @@ import xarray as xr
 from energy_model.exceptions import InfeasibleError, InputError
 from energy_model.metrics import METRIC_COLUMNS
 from energy_model.metrics import row as _row
+from energy_model.network import local_bus_mask
 from energy_model.scenario import ELECTRICITY_BUS_CARRIERS, Scenario, Target
 
 logger = logging.getLogger(__name__)
@@ -312,12 +313,7 @@ def compute_local_buses(n: pypsa.Network, region: str) -> pd.Series:
     pandas.Series
         Boolean, indexed by bus name.
     """
-    if "location" not in n.buses.columns:
-        return pd.Series(True, index=n.buses.index)
-    location = n.buses["location"].fillna("").astype(str).str.strip()
-    if (location == "").all():
-        return pd.Series(True, index=n.buses.index)
-    return location == region
+    return local_bus_mask(n.buses, region)
 
 
 def compute_topology(n: pypsa.Network, sc: Scenario) -> Topology:

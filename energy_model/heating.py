@@ -27,6 +27,7 @@ import pandas as pd
 from energy_model.exceptions import InputError
 from energy_model.metrics import METRIC_COLUMNS
 from energy_model.metrics import row as _row
+from energy_model.network import local_buses
 
 if TYPE_CHECKING:
     import pypsa
@@ -903,11 +904,7 @@ def compute_local_renewable_fraction(n: pypsa.Network, sc: Scenario) -> pd.Serie
     region over links with one end outside. Storage is treated as pass-through (ignored).
     Returns ``None`` when there is no local generation.
     """
-    location = n.buses.location.astype(str).replace("nan", "") if "location" in n.buses.columns else None
-    if location is None or (location == "").all():
-        local = n.buses.index
-    else:
-        local = n.buses.index[location == sc.accounting.region]
+    local = local_buses(n, sc.accounting.region)
     electric = local[n.buses.carrier.reindex(local) != "heat"]
     gens = n.generators[n.generators.bus.isin(electric)]
     if gens.empty:

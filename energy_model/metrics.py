@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from energy_model.network import local_buses
+
 if TYPE_CHECKING:
     from pathlib import Path
 
@@ -59,14 +61,6 @@ def row(
         "value": float(value),
         "unit": unit,
     }
-
-
-def local_buses(n: pypsa.Network, region: str) -> pd.Index:
-    """Buses inside the region: ``location == region``, or all buses if no location is set."""
-    location = n.buses.location.astype(str).replace("nan", "")
-    if (location == "").all():
-        return n.buses.index
-    return n.buses.index[location == region]
 
 
 def corridor_flows(n: pypsa.Network, region: str) -> pd.DataFrame:

@@ -92,6 +92,30 @@ CUSTOM_COLUMNS: dict[str, set[str]] = {"buses": {"country"}}
 NAN_ALLOWED = {"state_of_charge_set"}
 
 
+def local_bus_mask(buses: pd.DataFrame, region: str) -> pd.Series:
+    """Whether each bus of a bus table is inside the region (the one definition of "local").
+
+    A bus is local when its ``location`` equals ``region``, or when no bus sets a ``location``
+    at all (e.g. PyPSA's example networks): then the whole network is the region.
+
+    Returns
+    -------
+    pandas.Series
+        Boolean, indexed by bus name.
+    """
+    if "location" not in buses.columns:
+        return pd.Series(data=True, index=buses.index)
+    location = buses["location"].fillna("").astype(str).replace("nan", "").str.strip()
+    if (location == "").all():
+        return pd.Series(data=True, index=buses.index)
+    return location == region
+
+
+def local_buses(n: pypsa.Network, region: str) -> pd.Index:
+    """Names of the buses inside the region (see :func:`local_bus_mask`)."""
+    return n.buses.index[local_bus_mask(n.buses, region).to_numpy()]
+
+
 def configure_pypsa() -> None:
     """Set the PyPSA options the engine relies on (explicit, so no FutureWarnings)."""
     pypsa.options.api.legacy_string_dtype = False

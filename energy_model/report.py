@@ -42,6 +42,7 @@ from matplotlib.colors import is_color_like, to_hex  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.ticker import FuncFormatter, PercentFormatter  # noqa: E402
 
+from energy_model.network import local_bus_mask, local_buses  # noqa: E402
 from energy_model.scenario import ELECTRICITY_BUS_CARRIERS  # noqa: E402
 
 if TYPE_CHECKING:
@@ -382,10 +383,7 @@ def load_bus_table(path: Path) -> pd.DataFrame:
 
 def local_bus_ids(buses: pd.DataFrame, region: str) -> list[str]:
     """Local buses of a bus table (same rule as :func:`local_buses`)."""
-    location = buses["location"].fillna("").astype(str).replace("nan", "")
-    if (location == "").all():
-        return list(buses.index)
-    return list(buses.index[location == region])
+    return list(buses.index[local_bus_mask(buses, region).to_numpy()])
 
 
 def load_carrier_table(path: Path) -> pd.DataFrame:
@@ -543,13 +541,6 @@ def _power_rows(rows: pd.DataFrame) -> pd.DataFrame:
     mask = np.array([_UNIT_FACTORS.get(str(u), ("", 0.0))[0] == "power" for u in rows["unit"]], dtype=bool)
     return rows[mask]
 
-
-def local_buses(n: pypsa.Network, region: str) -> pd.Index:
-    """Buses inside the region: ``location == region``, or all buses when none has a location."""
-    location = n.buses["location"].fillna("").astype(str).replace("nan", "")
-    if (location == "").all():
-        return n.buses.index
-    return n.buses.index[location == region]
 
 
 def electric_buses(n: pypsa.Network, buses: pd.Index) -> pd.Index:
