@@ -1703,15 +1703,33 @@ def write_figure(fig: Figure, folder: Path, name: str) -> list[Path]:
     folder.mkdir(parents=True, exist_ok=True)
     paths = []
     try:
+        _freeze_layout(fig)
         for fmt in FORMATS:
             path = folder / f"{name}.{fmt}"
             fig.savefig(path, dpi=PNG_DPI if fmt == "png" else None, metadata=_metadata(fmt))
             paths.append(path)
-            # the layout is solved by the first save; keep it for the other formats
-            fig.set_layout_engine("none")
     finally:
         fig.clear()
     return paths
+
+
+def _freeze_layout(fig: Figure) -> None:
+    """Solve the figure's constrained layout once, at the PNG resolution, and keep it fixed.
+
+    With a layout engine set, ``savefig`` makes a dry-run draw of the whole figure before
+    every file to solve the layout; solving it here once and removing the engine saves that
+    draw for the PNG and for the SVG. The layout is the one the PNG save would compute.
+    """
+    engine = fig.get_layout_engine()
+    if engine is None:
+        return
+    dpi = fig.dpi
+    try:
+        fig.dpi = PNG_DPI
+        engine.execute(fig)
+    finally:
+        fig.dpi = dpi
+    fig.set_layout_engine(None)
 
 
 def _metadata(fmt: str) -> dict[str, str | None]:
