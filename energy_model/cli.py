@@ -129,6 +129,7 @@ def run_scenario(scenario_path: Path, project_root: Path, results_root: Path) ->
             "duals": result.duals,
             "lp_size": result.lp_size,
             "solver": {"name": sc.solver.name, "options": solver_options},
+            "screening": result.screening,
             "snapshots": len(n.snapshots),
             "versions": results.package_versions(),
             "git_commit": results.git_commit(project_root),

@@ -64,6 +64,19 @@ class SnapshotWindow(StrictModel):
     """Last snapshot, e.g. ``"2022-01-31 23:00"``."""
 
 
+class ScreeningConfig(StrictModel):
+    """Investment screening (:mod:`energy_model.screening`): extendable capacities that a
+    coarse run leaves unbuilt are fixed in the full LP, and their reduced costs prove afterwards
+    that fixing them did not change the optimum (a failing one is released and the LP re-solved)."""
+
+    enabled: bool = True
+    """Screen before solving; ``false`` solves the full LP with every option open."""
+    coarse_segments: int = Field(default=292, ge=2, le=8784)
+    """Snapshots of the coarse proposal run (tsam segments) [-]."""
+    min_snapshots: int = Field(default=2000, ge=0)
+    """Screen only LPs with at least this many snapshots; smaller ones solve fast anyway [-]."""
+
+
 class SolverConfig(StrictModel):
     """Solver and its options (passed to HiGHS unchanged)."""
 
@@ -74,6 +87,8 @@ class SolverConfig(StrictModel):
     )
     """HiGHS options. Default: dual simplex, measured 3.6x faster than IPM on the full-year
     plan-2022 LP (docs/performance.md); e.g. ``{solver: ipm, run_crossover: "off"}`` for IPM."""
+    screening: ScreeningConfig = Field(default_factory=ScreeningConfig)
+    """Investment screening before the solve (exact; see :mod:`energy_model.screening`)."""
 
 
 class Override(StrictModel):

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from energy_model.checks import check_solution
 from energy_model.constraints import constraint_names, extra_functionality
 from energy_model.exceptions import InfeasibleError
+from energy_model.screening import certify, fix_candidates, propose_candidates, release
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -40,12 +41,17 @@ class SolveResult:
         Dual value of each scenario constraint, by constraint name [currency per unit of the
         constraint's right-hand side].
     timings
-        Wall time per step [s]: ``build`` (linopy model incl. scenario constraints), ``solve``
-        (solver incl. hand-over), ``post`` (writing the solution back to the network).
+        Wall time per step [s]: ``screen`` (coarse proposal run of the investment screening),
+        ``certify`` (pricing the screened capacities after the solve; absent without screening),
+        ``build`` (linopy model incl. scenario constraints), ``solve`` (solver incl. hand-over,
+        summed over the solves of the full LP), ``post`` (writing the solution back to the
+        network).
     lp_size
         ``variables``, ``constraints`` and ``nonzeros`` of the LP.
     solver_options
         Options passed to the solver.
+    screening
+        What the investment screening did (:meth:`energy_model.screening.ScreeningReport.as_dict`).
     """
 
     status: str
@@ -55,6 +61,7 @@ class SolveResult:
     timings: dict[str, float] = field(default_factory=dict)
     lp_size: dict[str, int] = field(default_factory=dict)
     solver_options: dict[str, Any] = field(default_factory=dict)
+    screening: dict[str, Any] = field(default_factory=dict)
 
 
 def _lp_size(m: Any) -> dict[str, int]:
@@ -115,8 +122,16 @@ def solve(
     timings: dict[str, float] = {}
 
     start = time.perf_counter()
+    candidates, screening = propose_candidates(n, sc, project_root)
+    timings["screen"] = time.perf_counter() - start
+
+    start = time.perf_counter()
     m = n.optimize.create_model(include_objective_constant=False)
     extra_functionality(sc, project_root)(n, n.snapshots)
+    if candidates and len(m.integers):
+        screening.reason = "the model has integer variables; the LP certificate does not apply"
+        candidates = []
+    fix_candidates(m, candidates)
     timings["build"] = time.perf_counter() - start
     lp_size = _lp_size(m) if count_nonzeros else {"variables": int(m.nvars), "constraints": int(m.ncons)}
     logger.info(
@@ -126,10 +141,44 @@ def solve(
         lp_size["constraints"],
     )
 
-    start = time.perf_counter()
-    status, condition = m.solve(solver_name=sc.solver.name, io_api="direct", **options)
-    timings["solve"] = time.perf_counter() - start
-    logger.info("solver finished in %.2f s: status %s, condition %s", timings["solve"], status, condition)
+    timings["solve"] = 0.0
+    while True:
+        start = time.perf_counter()
+        status, condition = m.solve(solver_name=sc.solver.name, io_api="direct", **options)
+        timings["solve"] += time.perf_counter() - start
+        screening.solves += 1
+        logger.info(
+            "solver finished in %.2f s: status %s, condition %s", timings["solve"], status, condition
+        )
+        if not candidates:
+            break
+        if status != "ok" or condition != "optimal":
+            logger.warning(
+                "screening: the restricted LP ended '%s'; solving again with every option open",
+                condition,
+            )
+            screening.released += [c.key for c in candidates]
+            candidates = release(m, candidates, [])
+            continue
+        start = time.perf_counter()
+        costs, failing = certify(n, m, candidates)
+        timings["certify"] = timings.get("certify", 0.0) + time.perf_counter() - start
+        screening.savings = costs
+        if not failing:
+            logger.info(
+                "screening: certified, no fixed capacity would lower the cost (largest saving "
+                "%.4g CNY/yr, within tolerance)",
+                max(costs.values()),
+            )
+            break
+        logger.info(
+            "screening: %s would pay (saving %s CNY/yr at the restricted prices); released, "
+            "solving again",
+            ", ".join(c.key for c in failing),
+            ", ".join(f"{costs[c.key]:.4g}" for c in failing),
+        )
+        screening.released += [c.key for c in failing]
+        candidates = release(m, candidates, [c for c in candidates if c not in failing])
     if status != "ok" or condition != "optimal":
         message = (
             f"scenario '{sc.name}': the optimisation ended with status '{status}' and "
@@ -165,4 +214,5 @@ def solve(
         timings=timings,
         lp_size=lp_size,
         solver_options=options,
+        screening=screening.as_dict(),
     )

@@ -37,7 +37,8 @@ def test_toy_optimum_matches_hand_calculation(make_project):
     assert result.objective == pytest.approx(49_200, rel=1e-6)
     assert n.generators_t.p["coal"].sum() == pytest.approx(170, abs=1e-4)
     assert n.links_t.p0["corridor"].tolist() == pytest.approx([20, 0, 0, 0], abs=1e-4)
-    assert set(result.timings) == {"build", "solve", "post"}
+    assert set(result.timings) == {"screen", "build", "solve", "post"}
+    assert result.screening["enabled"] is False  # 4 snapshots: below min_snapshots
 
 
 def test_export_contract_binds_with_hand_computed_dual(make_project):
