@@ -22,6 +22,8 @@ logged note; the plot functions raise :class:`MissingDataError` in that case.
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import json
 import logging
 import zlib
@@ -46,7 +48,7 @@ from energy_model.network import local_bus_mask, local_buses  # noqa: E402
 from energy_model.scenario import ELECTRICITY_BUS_CARRIERS  # noqa: E402
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable
+    from collections.abc import Callable, Iterable, Iterator
 
     import pypsa
     from matplotlib.axes import Axes
@@ -1757,6 +1759,24 @@ def _render(folder: Path, name: str, build: Callable[[], Figure]) -> list[Path]:
     return write_figure(fig, folder, name)
 
 
+@contextlib.contextmanager
+def _gc_frozen() -> Iterator[None]:
+    """Keep the garbage collector off the objects that exist before rendering.
+
+    A full-year solved network (and, during ``run``, the solver's model) holds many objects; every
+    full collection triggered by the figures' garbage would walk them all. Nothing is frozen if
+    something else already froze objects.
+    """
+    if gc.get_freeze_count():
+        yield
+        return
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+
+
 def render_scenario_figures(result_dir: Path, network: pypsa.Network | None = None) -> list[Path]:
     """Render every figure of one scenario into ``<result_dir>/figures/`` (PNG and SVG).
 
@@ -1835,8 +1855,9 @@ def render_scenario_figures(result_dir: Path, network: pypsa.Network | None = No
         "price_duration": lambda: plot_price_duration(need_network(), elec),
     }
     written: list[Path] = []
-    for spec in SCENARIO_FIGURES:
-        written += _render(folder, spec.name, builders[spec.name])
+    with _gc_frozen():
+        for spec in SCENARIO_FIGURES:
+            written += _render(folder, spec.name, builders[spec.name])
     logger.info("%s: %d figure files written", results.name, len(written))
     return written
 
@@ -1971,8 +1992,9 @@ def render_comparison(results_root: Path, scenario_dirs: list[Path]) -> list[Pat
         "exports": exports,
         "capacity": capacity,
     }
-    for spec in COMPARISON_FIGURES:
-        written += _render(folder, spec.name, builders[spec.name])
+    with _gc_frozen():
+        for spec in COMPARISON_FIGURES:
+            written += _render(folder, spec.name, builders[spec.name])
     logger.info("comparison of %d scenarios: %d files written", len(loaded), len(written))
     return written
 
