@@ -338,32 +338,47 @@ def _block_columns(m: linopy.Model, members: list[tuple[str, str]]) -> np.ndarra
     return np.unique(np.concatenate(labels)) if labels else np.empty(0, dtype=np.int64)
 
 
-def _rows_touching(
-    m: linopy.Model, columns: np.ndarray, skip: set[str]
-) -> list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
-    """Rows of ``m`` with a non-zero in ``columns``: (vars, coeffs, sign, rhs, dual) per group,
-    each with one row per entry (``vars``/``coeffs`` of shape rows × terms, -1 = no term)."""
-    out = []
-    for name, constraint in m.constraints.items():
-        if name in skip:
-            continue
-        labels = constraint.labels.values
-        variables = constraint.vars.values
-        terms = variables.shape[-1]
-        variables = variables.reshape(-1, terms)
-        hit = np.isin(variables, columns).any(axis=1) & (labels.reshape(-1) >= 0)
-        if not hit.any():
-            continue
-        coeffs = constraint.coeffs.values.reshape(-1, terms)[hit]
-        sign = np.broadcast_to(constraint.sign.values, labels.shape).reshape(-1)[hit]
-        rhs = np.broadcast_to(constraint.rhs.values, labels.shape).reshape(-1)[hit]
-        dual = np.broadcast_to(constraint.dual.values, labels.shape).reshape(-1)[hit]
-        out.append((variables[hit], coeffs, sign, rhs, dual))
-    return out
+class _FlatModel:
+    """The solved linopy model flattened once into arrays (shared by all candidates' pricing)."""
+
+    def __init__(self, m: linopy.Model) -> None:
+        size = max(int(m._xCounter), 1)  # noqa: SLF001 - next free variable label
+        self.lower = np.full(size, -np.inf)
+        self.upper = np.full(size, np.inf)
+        self.solution = np.zeros(size)
+        for variable in m.variables.data.values():
+            labels = variable.labels.values.ravel()
+            valid = labels >= 0
+            shape = variable.labels.shape
+            self.lower[labels[valid]] = np.broadcast_to(variable.lower.values, shape).ravel()[valid]
+            self.upper[labels[valid]] = np.broadcast_to(variable.upper.values, shape).ravel()[valid]
+            self.solution[labels[valid]] = np.nan_to_num(variable.solution.values.ravel()[valid])
+        self.cost = np.zeros(size)
+        objective = m.objective.expression
+        obj_vars = objective.vars.values.ravel()
+        valid = obj_vars >= 0
+        np.add.at(self.cost, obj_vars[valid], objective.coeffs.values.ravel()[valid])
+        self.groups = []
+        for name, constraint in m.constraints.items():
+            if name.startswith(SCREENING_PREFIX):
+                continue
+            labels = constraint.labels.values
+            variables = constraint.vars.values
+            terms = variables.shape[-1]
+            keep = labels.reshape(-1) >= 0
+            self.groups.append(
+                (
+                    variables.reshape(-1, terms)[keep],
+                    constraint.coeffs.values.reshape(-1, terms)[keep],
+                    np.broadcast_to(constraint.sign.values, labels.shape).reshape(-1)[keep],
+                    np.broadcast_to(constraint.rhs.values, labels.shape).reshape(-1)[keep],
+                    np.broadcast_to(constraint.dual.values, labels.shape).reshape(-1)[keep],
+                )
+            )
 
 
 def price_candidate(
-    m: linopy.Model, candidate: Candidate, members: list[tuple[str, str]]
+    flat: _FlatModel, m: linopy.Model, candidate: Candidate, members: list[tuple[str, str]]
 ) -> tuple[float, float, float]:
     r"""Price one fixed candidate and its block at the duals of the solved restricted LP.
 
@@ -373,58 +388,63 @@ def price_candidate(
     candidate is certified when ``best >= current - tolerance``. See the module docstring.
     """
     columns = _block_columns(m, members)
-    index = {int(label): i for i, label in enumerate(columns)}
-    skip = {name for name in m.constraints if name.startswith(SCREENING_PREFIX)}
-    # objective coefficients c_j of the candidate's columns
-    objective = m.objective.expression
-    obj_vars = objective.vars.values.ravel()
-    obj_coeffs = objective.coeffs.values.ravel()
-    in_block = np.isin(obj_vars, columns)
-    gradient = np.zeros(len(columns))
-    np.add.at(gradient, [index[int(v)] for v in obj_vars[in_block]], obj_coeffs[in_block])
-    own_rows, own_cols, own_vals, lower, upper = [], [], [], [], []
-    for variables, coeffs, sign, rhs, dual in _rows_touching(m, columns, skip):
-        present = variables >= 0
-        inside = np.isin(variables, columns) & present
-        own = (inside == present).all(axis=1)
-        # shared rows: move y_r a_rj into the gradient (c_j - sum_r a_rj y_r)
-        shared_terms = inside & ~own[:, None]
-        if shared_terms.any():
-            rows, terms = np.nonzero(shared_terms)
+    position = np.full(len(flat.cost) + 1, -1)  # label -> column of the block LP; index -1 = no term
+    position[columns] = np.arange(len(columns))
+    gradient = flat.cost[columns].copy()
+    matrix_rows, matrix_cols, matrix_vals, lower, upper = [], [], [], [], []
+    n_rows = 0
+    for variables, coeffs, sign, rhs, dual in flat.groups:
+        local = position[variables]  # -1 for "no term" (label -1) and for columns outside
+        inside = local >= 0
+        touched = inside.any(axis=1)
+        if not touched.any():
+            continue
+        own = touched & ((variables < 0) | inside).all(axis=1)
+        shared = touched & ~own
+        if shared.any():  # c_j - sum_r a_rj y_r over rows shared with the rest of the LP
+            terms = inside[shared]
             np.add.at(
                 gradient,
-                [index[int(v)] for v in variables[rows, terms]],
-                -coeffs[rows, terms] * dual[rows],
+                local[shared][terms],
+                -(coeffs[shared] * dual[shared][:, None])[terms],
             )
-        for r in np.nonzero(own)[0]:
-            row = len(lower)
-            for v, a in zip(variables[r][present[r]], coeffs[r][present[r]], strict=True):
-                own_rows.append(row)
-                own_cols.append(index[int(v)])
-                own_vals.append(a)
-            lower.append(rhs[r] if sign[r] in (">=", "=") else -np.inf)
-            upper.append(rhs[r] if sign[r] in ("<=", "=") else np.inf)
-    variable_lower = np.full(len(columns), -np.inf)
-    variable_upper = np.full(len(columns), np.inf)
-    current_point = np.zeros(len(columns))
-    for name, variable in m.variables.items():
-        labels = variable.labels.values.ravel()
-        hit = np.isin(labels, columns)
-        if not hit.any():
-            continue
-        positions = [index[int(v)] for v in labels[hit]]
-        variable_lower[positions] = np.broadcast_to(variable.lower.values, variable.labels.shape).ravel()[hit]
-        variable_upper[positions] = np.broadcast_to(variable.upper.values, variable.labels.shape).ravel()[hit]
-        current_point[positions] = np.nan_to_num(variable.solution.values.ravel()[hit])
-    capacity = index[int(m.variables[f"{candidate.component}-{candidate.attribute}"].labels.sel(
-        {m.variables[f"{candidate.component}-{candidate.attribute}"].dims[0]: candidate.name}
-    ).item())]
-    if not np.isfinite(variable_upper[capacity]):
-        variable_upper[capacity] = candidate.minimum + UNBOUNDED_CAPACITY
-    matrix = sparse.csr_matrix((own_vals, (own_rows, own_cols)), shape=(len(lower), len(columns)))
-    best = _solve_block(gradient, matrix, np.array(lower), np.array(upper), variable_lower, variable_upper)
+        if own.any():
+            terms = inside[own]
+            row_ids = np.broadcast_to(np.arange(own.sum())[:, None], terms.shape)[terms] + n_rows
+            matrix_rows.append(row_ids)
+            matrix_cols.append(local[own][terms])
+            matrix_vals.append(coeffs[own][terms])
+            own_sign, own_rhs = sign[own], rhs[own]
+            lower.append(np.where(np.isin(own_sign, [">=", "="]), own_rhs, -np.inf))
+            upper.append(np.where(np.isin(own_sign, ["<=", "="]), own_rhs, np.inf))
+            n_rows += int(own.sum())
+    column_lower = flat.lower[columns].copy()
+    column_upper = flat.upper[columns].copy()
+    current_point = flat.solution[columns]
+    variable = m.variables[f"{candidate.component}-{candidate.attribute}"]
+    capacity = int(position[int(variable.labels.sel({variable.dims[0]: candidate.name}).item())])
+    if not np.isfinite(column_upper[capacity]):
+        column_upper[capacity] = candidate.minimum + UNBOUNDED_CAPACITY
+    matrix = sparse.csr_matrix(
+        (
+            np.concatenate(matrix_vals) if matrix_vals else [],
+            (
+                np.concatenate(matrix_rows) if matrix_rows else [],
+                np.concatenate(matrix_cols) if matrix_cols else [],
+            ),
+        ),
+        shape=(n_rows, len(columns)),
+    )
+    best = _solve_block(
+        gradient,
+        matrix,
+        np.concatenate(lower) if lower else np.empty(0),
+        np.concatenate(upper) if upper else np.empty(0),
+        column_lower,
+        column_upper,
+    )
     current = float(gradient @ current_point)
-    span = min(float(variable_upper[capacity]), candidate.minimum + UNBOUNDED_CAPACITY) - candidate.minimum
+    span = min(float(column_upper[capacity]), candidate.minimum + UNBOUNDED_CAPACITY) - candidate.minimum
     scale = float(np.abs(gradient * current_point).sum())
     tolerance = DUAL_TOLERANCE * (1.0 + scale + abs(candidate.capital_cost) * span)
     return current, best, tolerance
@@ -438,37 +458,45 @@ def _solve_block(
     column_lower: np.ndarray,
     column_upper: np.ndarray,
 ) -> float:
-    """min gradient·x s.t. row_lower <= matrix x <= row_upper, column bounds; -inf if unbounded."""
-    from scipy.optimize import linprog  # noqa: PLC0415
+    """min gradient·x s.t. row_lower <= matrix x <= row_upper, column bounds; -inf if unbounded.
 
-    equal = np.isfinite(row_lower) & np.isfinite(row_upper) & (row_lower == row_upper)
-    blocks_ub, bounds_ub = [], []
-    has_upper = np.isfinite(row_upper) & ~equal
-    has_lower = np.isfinite(row_lower) & ~equal
-    if has_upper.any():
-        blocks_ub.append(matrix[has_upper])
-        bounds_ub.append(row_upper[has_upper])
-    if has_lower.any():
-        blocks_ub.append(-matrix[has_lower])
-        bounds_ub.append(-row_lower[has_lower])
-    result = linprog(
-        gradient,
-        A_ub=sparse.vstack(blocks_ub).tocsr() if blocks_ub else None,
-        b_ub=np.concatenate(bounds_ub) if bounds_ub else None,
-        A_eq=matrix[equal] if equal.any() else None,
-        b_eq=row_lower[equal] if equal.any() else None,
-        bounds=np.column_stack([
-            np.where(np.isfinite(column_lower), column_lower, None),
-            np.where(np.isfinite(column_upper), column_upper, None),
-        ]),
-        method="highs-ds",
-    )
-    if result.status == 3:  # noqa: PLR2004 - unbounded: capacity would pay without limit
+    Solved with HiGHS's interior-point method without crossover: on the hydrogen block of the
+    full-year network it takes 0.4 s against 11 s for the dual simplex (the block is degenerate:
+    the electrolyser runs flat out). Its optimality gap (1e-8 relative) is ten times smaller than
+    the certificate's tolerance :data:`DUAL_TOLERANCE`.
+    """
+    import highspy  # noqa: PLC0415
+
+    infinity = highspy.kHighsInf
+    lp = highspy.HighsLp()
+    csc = matrix.tocsc()
+    lp.num_col_, lp.num_row_ = csc.shape[1], csc.shape[0]
+    lp.col_cost_ = gradient
+    lp.col_lower_ = np.where(np.isfinite(column_lower), column_lower, -infinity)
+    lp.col_upper_ = np.where(np.isfinite(column_upper), column_upper, infinity)
+    lp.row_lower_ = np.where(np.isfinite(row_lower), row_lower, -infinity)
+    lp.row_upper_ = np.where(np.isfinite(row_upper), row_upper, infinity)
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+    lp.a_matrix_.start_ = csc.indptr
+    lp.a_matrix_.index_ = csc.indices
+    lp.a_matrix_.value_ = csc.data
+    h = highspy.Highs()
+    for option, value in {
+        "output_flag": False,
+        "solver": "ipm",
+        "run_crossover": "off",
+        "threads": 1,
+    }.items():
+        h.setOptionValue(option, value)
+    h.passModel(lp)
+    h.run()
+    status = h.getModelStatus()
+    if status in (highspy.HighsModelStatus.kUnbounded, highspy.HighsModelStatus.kUnboundedOrInfeasible):
         return -np.inf
-    if result.status != 0:
-        msg = f"pricing LP ended with status {result.status}: {result.message}"
+    if status != highspy.HighsModelStatus.kOptimal:
+        msg = f"pricing LP ended '{h.modelStatusToString(status)}'"
         raise RuntimeError(msg)
-    return float(result.fun)
+    return float(h.getInfo().objective_function_value)
 
 
 def certify(
@@ -478,8 +506,9 @@ def certify(
     prices (``current - best`` [CNY/yr]; ~0 when certified) and the candidates that fail."""
     savings: dict[str, float] = {}
     failing = []
+    flat = _FlatModel(m)
     for candidate in candidates:
-        current, best, tolerance = price_candidate(m, candidate, block_members(n, candidate))
+        current, best, tolerance = price_candidate(flat, m, candidate, block_members(n, candidate))
         saving = current - best
         savings[candidate.key] = float(saving)
         if saving > tolerance:
