@@ -159,7 +159,7 @@ def coarse_capacities(
     Returns ``None`` when the coarse LP does not solve to optimality (no proposal is made).
     The index is ``Component:name``; values in MW (MWh for stores).
     """
-    from energy_model.constraints import extra_functionality  # noqa: PLC0415
+    from energy_model.constraints import extra_functionality, move_fixed_limits_to_bounds  # noqa: PLC0415
     from energy_model.scenario import TimeResolution  # noqa: PLC0415
     from energy_model.timeseries import compute_time_resolution  # noqa: PLC0415
 
@@ -169,6 +169,7 @@ def coarse_capacities(
     coarse, _ = aggregated
     m = coarse.optimize.create_model(include_objective_constant=False)
     extra_functionality(sc, project_root)(coarse, coarse.snapshots)
+    move_fixed_limits_to_bounds(m)
     options = dict(sc.solver.options)
     options.update(output_flag=False, log_to_console=False)
     options.pop("log_file", None)

@@ -13,7 +13,11 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from energy_model.checks import check_solution
-from energy_model.constraints import constraint_names, extra_functionality
+from energy_model.constraints import (
+    constraint_names,
+    extra_functionality,
+    move_fixed_limits_to_bounds,
+)
 from energy_model.exceptions import InfeasibleError
 from energy_model.screening import certify, fix_candidates, propose_candidates, release
 
@@ -128,6 +132,8 @@ def solve(
     start = time.perf_counter()
     m = n.optimize.create_model(include_objective_constant=False)
     extra_functionality(sc, project_root)(n, n.snapshots)
+    moved = move_fixed_limits_to_bounds(m)
+    logger.info("moved %d single-variable limit rows to variable bounds", moved)
     if candidates and len(m.integers):
         screening.reason = "the model has integer variables; the LP certificate does not apply"
         candidates = []

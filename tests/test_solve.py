@@ -68,3 +68,24 @@ def test_solver_options_reach_highs(make_project):
     result = solve(n, sc, path.parents[1])
     assert result.solver_options["solver"] == "simplex"
     assert result.objective == pytest.approx(49_200, rel=1e-6)
+
+
+def test_fixed_limit_rows_become_variable_bounds(make_project):
+    """PyPSA's ``Generator-fix-p-upper`` rows (p <= p_max_pu * p_nom) turn into bounds with the
+    same values; the optimum is unchanged (hand-computed 49,200 CNY above)."""
+    from energy_model.constraints import move_fixed_limits_to_bounds
+
+    sc, n = prepare(make_project())
+    m = n.optimize.create_model(include_objective_constant=False)
+    rows_before = m.ncons
+    rhs = m.constraints["Generator-fix-p-upper"].rhs.sel(name="wind").values.copy()
+    moved = move_fixed_limits_to_bounds(m)
+    assert moved > 0
+    assert m.ncons == rows_before - moved
+    assert "Generator-fix-p-upper" not in m.constraints
+    assert m.variables["Generator-p"].upper.sel(name="wind").values.tolist() == pytest.approx(
+        rhs.tolist()
+    )
+    assert rhs.tolist() == pytest.approx([100, 20, 0, 50])  # availability x 100 MW
+    m.solve(solver_name="highs", io_api="direct", output_flag=False)
+    assert m.objective.value == pytest.approx(49_200, rel=1e-6)
