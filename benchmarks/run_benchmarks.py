@@ -18,6 +18,9 @@ Studies
     One scenario at several time resolutions (``resample`` hours, ``segment`` counts), each
     compared with the hourly run: speed-up and error in objective, renewable share, curtailment
     and corridor flows.
+``screening``
+    Each scenario solved hourly with and without investment screening
+    (:mod:`energy_model.screening`): time of screen + build + solve + certify, objectives.
 ``crosscheck``
     Model build time linopy vs Pyomo on the same network (and the objective comparison).
 
@@ -149,6 +152,9 @@ def child_e2e(case: dict[str, Any]) -> dict[str, Any]:
     }
     out["outside_solver_pct"] = 100 * (1 - timings["solve"] / timings["total"])
     out["total_over_solver"] = timings["total"] / timings["solve"]
+    screening = run.get("screening", {})
+    out["screened"] = ",".join(screening.get("candidates", []))
+    out["full_lp_solves"] = screening.get("full_lp_solves")
     if case.get("nonzeros", True):
         out["nonzeros"] = _count_nonzeros(scenario_path)
     return out
@@ -177,7 +183,7 @@ def child_solve(case: dict[str, Any]) -> dict[str, Any]:
     """Load, apply (optionally another time resolution / solver options), solve, summarise."""
     from energy_model.network import apply_scenario, load_network  # noqa: PLC0415
     from energy_model.scenario import (  # noqa: PLC0415
-        SolverConfig,
+        ScreeningConfig,
         TimeResolution,
         load_scenario,
         resolve_project_path,
@@ -189,8 +195,13 @@ def child_solve(case: dict[str, Any]) -> dict[str, Any]:
     start = time.perf_counter()
     sc = load_scenario(scenario_path)
     update: dict[str, Any] = {"time": TimeResolution()}
+    solver: dict[str, Any] = {}
     if case.get("options") is not None:
-        update["solver"] = SolverConfig(options=case["options"])
+        solver["options"] = case["options"]
+    if case.get("screening") is not None:
+        solver["screening"] = ScreeningConfig(**case["screening"])
+    if solver:
+        update["solver"] = sc.solver.model_copy(update=solver)
     sc = sc.model_copy(update=update)
     n = load_network(resolve_project_path(scenario_path, sc.network), sc.allow_custom_columns)
     apply_scenario(n, sc, file=scenario_path)
@@ -215,6 +226,8 @@ def child_solve(case: dict[str, Any]) -> dict[str, Any]:
         "wall_s": time.perf_counter() - start,
         "peak_memory_mb": _peak_memory_mb(),
         "options": json.dumps(result.solver_options, sort_keys=True),
+        "screened": ",".join(result.screening.get("candidates", [])),
+        "full_lp_solves": result.screening.get("full_lp_solves"),
         **summary,
     }
 
@@ -365,10 +378,17 @@ def study_e2e(scenarios: list[str], args: argparse.Namespace) -> pd.DataFrame:
     _show(
         table,
         ["scenario", "snapshots", "variables", "constraints", "nonzeros", "t_load_and_validate_s",
-         "t_build_s", "t_solve_s", "t_post_s", "t_metrics_s", "t_write_s", "t_report_s", "t_total_s",
-         "outside_solver_pct", "total_over_solver", "peak_memory_mb", "load_avg_before", "error"],
+         "t_screen_s", "t_build_s", "t_solve_s", "t_certify_s", "t_post_s", "t_metrics_s", "t_write_s",
+         "t_report_s", "t_total_s", "outside_solver_pct", "total_over_solver", "screened",
+         "full_lp_solves", "peak_memory_mb", "load_avg_before", "error"],
         "end to end (energy-model run), seconds / MB",
     )
+    if "t_total_s" in table.columns:
+        print(
+            f"all {len(table)} scenarios one after another: {table['t_total_s'].sum():.1f} s "
+            f"(sum of run totals), {table['process_wall_s'].sum():.1f} s (sum of process wall times "
+            "incl. interpreter start and imports)"
+        )
     return table
 
 
@@ -447,6 +467,36 @@ def study_aggregation(scenarios: list[str], args: argparse.Namespace) -> pd.Data
     return result
 
 
+def study_screening(scenarios: list[str], args: argparse.Namespace) -> pd.DataFrame:
+    """Each scenario solved hourly with and without investment screening: times and objectives."""
+    rows = []
+    for name in scenarios:
+        for label, config in (("screening_off", {"enabled": False}), ("screening_on", {"enabled": True})):
+            print(f"[screening] {name} {label} ...", flush=True)
+            case = {"kind": "solve", "scenario": name, "label": label, "screening": config,
+                    "options": args.solver_options, "time": {"method": "hourly"}}
+            rows.append(run_case(case, args.timeout))
+    table = pd.DataFrame(rows)
+    if "objective" in table.columns:
+        timed = table.assign(
+            t_solver_path_s=table[["t_screen_s", "t_build_s", "t_solve_s", "t_certify_s"]]
+            .fillna(0)
+            .sum(axis=1)
+        )
+        off = timed[timed["label"] == "screening_off"].set_index("scenario")
+        timed["speedup_solver_path"] = timed["scenario"].map(off["t_solver_path_s"]) / timed["t_solver_path_s"]
+        timed["objective_rel_diff"] = timed["objective"] / timed["scenario"].map(off["objective"]) - 1
+        table = timed
+    _show(
+        table,
+        ["scenario", "label", "snapshots", "t_screen_s", "t_build_s", "t_solve_s", "t_certify_s",
+         "t_solver_path_s", "speedup_solver_path", "objective", "objective_rel_diff", "screened",
+         "full_lp_solves", "peak_memory_mb", "load_avg_before", "error"],
+        "investment screening on/off (hourly)",
+    )
+    return table
+
+
 def study_crosscheck(scenarios: list[str], args: argparse.Namespace) -> pd.DataFrame:
     rows = []
     for name in scenarios:
@@ -478,7 +528,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--study",
         nargs="+",
-        choices=["e2e", "tuning", "aggregation", "crosscheck"],
+        choices=["e2e", "tuning", "aggregation", "screening", "crosscheck"],
         default=["e2e"],
         help="which studies to run (default: e2e)",
     )
@@ -506,7 +556,7 @@ def main(argv: list[str] | None = None) -> int:
     load = os.getloadavg()[0]
     print(f"benchmarks on {os.cpu_count()} CPUs, load average {load:.2f}; scenarios {scenarios}")
     studies = {"e2e": study_e2e, "tuning": study_tuning, "aggregation": study_aggregation,
-               "crosscheck": study_crosscheck}
+               "screening": study_screening, "crosscheck": study_crosscheck}
     failed = False
     for study in args.study:
         table = studies[study](scenarios, args)
