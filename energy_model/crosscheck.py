@@ -776,8 +776,15 @@ def build_pyomo_model(n: pypsa.Network, sc: Scenario | None = None) -> tuple[pyo
 
 def solve_pyomo_model(model: pyo.ConcreteModel, options: dict[str, Any]) -> tuple[str, float]:
     """Solve with HiGHS through ``pyomo.contrib.appsi`` and return (condition, objective)."""
+    import highspy  # noqa: PLC0415
     from pyomo.contrib.appsi.solvers import Highs  # noqa: PLC0415
 
+    # appsi runs HiGHS in the calling thread, whose task scheduler keeps the thread count of
+    # the first solve: a later solve with another ``threads`` option would end "unknown"
+    # (linopy is not affected: it runs each solve in a new thread). Start from a fresh one.
+    reset = getattr(highspy.Highs, "resetGlobalScheduler", None)
+    if reset is not None:
+        reset(True)
     solver = Highs()
     solver.highs_options = {"output_flag": False, **options}
     solver.config.stream_solver = False
