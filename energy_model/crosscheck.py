@@ -43,7 +43,10 @@ subject to
 * ``primary_energy`` global constraints
   :math:`\sum_{g,t} w^g_t\, p_{g,t}\, \epsilon_g / \eta_g
   + \sum_{s,\,r\ \mathrm{non\text{-}cyclic}} \epsilon (e^{init} - e_{T-1}) \lessgtr K`;
-* the scenario's export contracts :math:`\sum_{l\in L}\sum_t w^g_t \eta_{l,t} p_{l,t} \ge 10^6 E`.
+* the scenario's export contracts :math:`\sum_{l\in L}\sum_t w^g_t \eta_{l,t} p_{l,t} \ge 10^6 E`;
+* the scenario's enforced renewable-share targets (rule ``nea_annual``, both indicators and
+  both electricity valuations), written from docs/accounting.md with Pyomo expressions of the
+  variables above: :func:`add_renewable_share_constraints` (formula and symbols there).
 
 ==========================  =========================================================  =========
 symbol                      meaning                                                    unit
@@ -68,6 +71,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -77,8 +81,6 @@ import pyomo.environ as pyo
 from energy_model.exceptions import EnergyModelError
 
 if TYPE_CHECKING:
-    from pathlib import Path
-
     import pypsa
 
     from energy_model.scenario import Scenario
@@ -165,6 +167,14 @@ class CrosscheckResult:
         solver call (incl. hand-over to HiGHS) [s].
     lp_size
         ``{"linopy": {...}, "pyomo": {...}}``: variables and constraints.
+    targets
+        Per enforced renewable-share target: ``min_share``, ``share_pyomo`` (the Pyomo
+        expressions at the Pyomo optimum), ``share_pypsa`` (the same expressions at PyPSA's
+        solution; NaN without ``check_feasibility``) [-], ``denominator_pyomo`` (final energy
+        [tce], or local electricity [MWh] for ``electricity`` targets, at the Pyomo optimum) and
+        the constraint duals ``dual_pypsa``, ``dual_pyomo`` [CNY/tce, or CNY/MWh]. The cost of
+        one more percentage point is about ``dual * denominator / 100``. Duals of a degenerate
+        LP need not be unique: compare them only where they are.
     ok
         Objectives agree within ``OBJECTIVE_RTOL`` and PyPSA's solution is feasible in this LP
         within ``FEASIBILITY_TOL``.
@@ -180,16 +190,24 @@ class CrosscheckResult:
     build_seconds: dict[str, float]
     solve_seconds: dict[str, float]
     lp_size: dict[str, dict[str, int]] = field(default_factory=dict)
+    targets: dict[str, dict[str, float]] = field(default_factory=dict)
     ok: bool = False
 
     def summary(self) -> str:
         """One line for logs and the CLI."""
+        shares = "".join(
+            f"; target {name}: share >= {t['min_share'] * 100:.2f} %, pyomo "
+            f"{t['share_pyomo'] * 100:.4f} %, pypsa {t['share_pypsa'] * 100:.4f} %, dual pypsa "
+            f"{t['dual_pypsa']:.6g}, pyomo {t['dual_pyomo']:.6g}"
+            for name, t in self.targets.items()
+        )
         return (
             f"objective pypsa {self.objective_pypsa:.10g}, pyomo {self.objective_pyomo:.10g}, "
             f"rel diff {self.rel_diff:.2e}; max dispatch diff {self.max_dispatch_diff:.3g}; "
-            f"PyPSA solution violates the Pyomo LP by {self.pypsa_max_violation:.2e}; "
-            f"build linopy {self.build_seconds['linopy']:.2f} s vs pyomo "
-            f"{self.build_seconds['pyomo']:.2f} s; {'OK' if self.ok else 'MISMATCH'}"
+            f"PyPSA solution violates the Pyomo LP by {self.pypsa_max_violation:.2e}"
+            f"{shares}; build linopy {self.build_seconds['linopy']:.2f} s vs pyomo "
+            f"{self.build_seconds['pyomo']:.2f} s; solve linopy {self.solve_seconds['linopy']:.2f} s "
+            f"vs pyomo {self.solve_seconds['pyomo']:.2f} s; {'OK' if self.ok else 'MISMATCH'}"
         )
 
 
@@ -306,9 +324,12 @@ def _grid_components(buses: list[str], edges: list[tuple[str, str]]) -> dict[str
 class _Builder:
     """Build the Pyomo LP of a network; keeps the index maps for reading solutions."""
 
-    def __init__(self, n: pypsa.Network, sc: Scenario | None) -> None:
+    def __init__(
+        self, n: pypsa.Network, sc: Scenario | None, project_root: Path | None = None
+    ) -> None:
         self.n = n
         self.sc = sc
+        self.project_root = project_root
         self.m = pyo.ConcreteModel(name="crosscheck")
         self.T = list(range(len(n.snapshots)))
         w = n.snapshot_weightings
@@ -323,6 +344,10 @@ class _Builder:
         self.capex_terms: list[Any] = []
         self.nominal: dict[str, tuple[pd.Index, pyo.Var]] = {}
         self.end_levels: dict[str, Any] = {}
+        #: enforced renewable-share targets: constraint and expressions, by target name
+        self.shares: dict[str, ShareConstraint] = {}
+        #: auxiliary variables ``a_t >= expr_t, a_t >= 0`` of the share constraints
+        self.share_aux: list[tuple[Any, Any]] = []
 
     # -- components ----------------------------------------------------------------------
     def add_generators(self) -> None:
@@ -420,6 +445,8 @@ class _Builder:
             k: _dense(n, "Link", "efficiency" if k == 1 else f"efficiency{k}", names) for k in ports
         }
         self.link_efficiency = efficiencies.get(1)
+        self.link_efficiencies = efficiencies
+        self.link_p_min_pu = p_min
         for name in names:
             j = col[name]
             bus0 = self.balance[static.at[name, "bus0"]]
@@ -729,9 +756,15 @@ class _Builder:
                     self.w_gen[t] * self.link_efficiency[t, j] * m.link_p[link, t] for t in self.T
                 ]
             m.export_contracts.add(pyo.quicksum(terms) >= contract.min_energy_twh * MWH_PER_TWH)
-        if any(target.enforce for target in self.sc.targets):
-            msg = "enforced renewable-share targets are not yet modelled by the cross-check"
-            raise CrosscheckUnsupportedError(msg)
+        enforced = [target for target in self.sc.targets if target.enforce]
+        if enforced:
+            if self.project_root is None:
+                msg = (
+                    f"scenario '{self.sc.name}' enforces renewable-share targets: pass "
+                    "project_root (the folder that holds data/) to build the cross-check"
+                )
+                raise ValueError(msg)
+            add_renewable_share_constraints(self, enforced, self.project_root)
 
     def build(self) -> pyo.ConcreteModel:
         self.add_generators()
@@ -749,7 +782,452 @@ class _Builder:
         return self.m
 
 
-def build_pyomo_model(n: pypsa.Network, sc: Scenario | None = None) -> tuple[pyo.ConcreteModel, Any]:
+# --------------------------------------------------------------------------------------------
+# Enforced renewable-share targets (rule nea_annual), written from docs/accounting.md
+# --------------------------------------------------------------------------------------------
+
+#: Calorific value of heat and fuels [tce/MWh]: 3.6 MJ/kWh / 29.3076 MJ/kgce.
+_C_HEAT = 3.6 / 29.3076
+#: tce per Mtce (the final-energy table is in Mtce).
+_TCE_PER_MTCE = 1e6
+
+
+@dataclass
+class ShareRoles:
+    """Which components enter the renewable-share terms (names only; docs/accounting.md §1).
+
+    Ports are ``(link, k)`` pairs: the link's port ``bus<k>``; line ends are ``(line, 0|1)``.
+    """
+
+    electricity_buses: set[str]
+    heat_buses: set[str]
+    storage_buses: set[str]
+    renewable_generators: list[str] = field(default_factory=list)
+    heat_generators: list[str] = field(default_factory=list)
+    loads: list[str] = field(default_factory=list)
+    storage_units: list[str] = field(default_factory=list)
+    stores: list[str] = field(default_factory=list)
+    border_link_ports: list[tuple[str, int]] = field(default_factory=list)
+    border_line_ends: list[tuple[str, int]] = field(default_factory=list)
+    internal_links: list[str] = field(default_factory=list)
+    storage_link_ports: list[tuple[str, int]] = field(default_factory=list)
+    conversion_ports: list[tuple[str, int]] = field(default_factory=list)
+    renewable_conversion_ports: list[tuple[str, int]] = field(default_factory=list)
+    district_heat_ports: list[tuple[str, int]] = field(default_factory=list)
+    heat_pumps: list[str] = field(default_factory=list)
+
+
+def _link_port_buses(links: pd.DataFrame) -> dict[str, dict[int, str]]:
+    """``{link: {k: bus<k>}}`` for every non-empty port of every link."""
+    ports = sorted(int(c[3:]) for c in links.columns if c.startswith("bus") and c[3:].isdigit())
+    result: dict[str, dict[int, str]] = {}
+    for name in links.index:
+        buses = {}
+        for k in ports:
+            bus = links.at[name, f"bus{k}"]
+            if isinstance(bus, str) and bus.strip():
+                buses[k] = bus
+        result[name] = buses
+    return result
+
+
+def classify_share_roles(n: pypsa.Network, sc: Scenario) -> ShareRoles:
+    """Sort the network's components into the roles of the accounting (docs/accounting.md §1).
+
+    * local buses: :func:`energy_model.network.local_buses` (``location`` = ``accounting.region``);
+      electricity buses have a carrier in ``ELECTRICITY_BUS_CARRIERS``, heat buses ``heat``;
+    * storage bus: local, neither electricity nor heat, no load, no generator, and every link
+      touching it has all its other ports on local electricity buses;
+    * a link with a port on a local electricity bus is a *border* link when another port is on a
+      non-local bus, *internal* when all ports are on local electricity buses, *storage* when all
+      are on local electricity or storage buses, else *conversion*;
+    * a line with one end on a local electricity bus and the other on a non-local bus is a border
+      line;
+    * district heat: ports ``k >= 1`` on local heat buses of links whose ``bus0`` is a fuel bus
+      (not electricity, not a local heat bus, with a load or a generator);
+    * heat pump: ``bus0`` on a local electricity bus, ``bus1`` on a local heat bus, no non-local port.
+    """
+    from energy_model.accounting import HEAT_BUS_CARRIER  # noqa: PLC0415
+    from energy_model.network import local_buses  # noqa: PLC0415
+    from energy_model.scenario import ELECTRICITY_BUS_CARRIERS  # noqa: PLC0415
+
+    buses = n.buses
+    local = set(local_buses(n, sc.accounting.region))
+    carrier = buses["carrier"].astype(str)
+    el = {b for b in local if carrier[b] in ELECTRICITY_BUS_CARRIERS}
+    heat = {b for b in local if carrier[b] == HEAT_BUS_CARRIER}
+    renewable = set(sc.accounting.renewable_carriers)
+    gens, loads = _active(n, "Generator"), _active(n, "Load")
+    links, lines = _active(n, "Link"), _active(n, "Line")
+    with_load = set(loads["bus"]) if len(loads) else set()
+    with_gen = set(gens["bus"]) if len(gens) else set()
+    port_buses = _link_port_buses(links) if len(links) else {}
+
+    storage: set[str] = set()
+    for bus in local - el - heat - with_load - with_gen:
+        touching = [name for name, pb in port_buses.items() if bus in pb.values()]
+        if not touching:
+            continue
+        if all(
+            (others := [b for b in pb.values() if b != bus]) and all(b in el for b in others)
+            for pb in (port_buses[name] for name in touching)
+        ):
+            storage.add(bus)
+
+    roles = ShareRoles(electricity_buses=el, heat_buses=heat, storage_buses=storage)
+    for g in gens.index:
+        if gens.at[g, "bus"] in el and gens.at[g, "carrier"] in renewable:
+            roles.renewable_generators.append(g)
+        elif gens.at[g, "bus"] in heat:
+            roles.heat_generators.append(g)
+    roles.loads = [d for d in loads.index if loads.at[d, "bus"] in el]
+    su, st = _active(n, "StorageUnit"), _active(n, "Store")
+    roles.storage_units = [s for s in su.index if su.at[s, "bus"] in el]
+    roles.stores = [r for r in st.index if st.at[r, "bus"] in el]
+
+    for name, pb in port_buses.items():
+        el_ports = [k for k, b in pb.items() if b in el]
+        non_local = any(b not in local for b in pb.values())
+        if el_ports:
+            if non_local:
+                roles.border_link_ports += [(name, k) for k in el_ports]
+            elif all(b in el for b in pb.values()):
+                roles.internal_links.append(name)
+            elif all(b in el or b in storage for b in pb.values()):
+                roles.storage_link_ports += [(name, k) for k in el_ports]
+            else:
+                roles.conversion_ports += [(name, k) for k in el_ports]
+                if links.at[name, "carrier"] in renewable:
+                    roles.renewable_conversion_ports += [(name, k) for k in el_ports]
+        bus0 = pb.get(0, "")
+        fuel_bus = (
+            bus0 in buses.index
+            and carrier[bus0] not in ELECTRICITY_BUS_CARRIERS
+            and bus0 not in heat
+            and (bus0 in with_load or bus0 in with_gen)
+        )
+        if fuel_bus:
+            roles.district_heat_ports += [(name, k) for k, b in pb.items() if k >= 1 and b in heat]
+        if bus0 in el and pb.get(1) in heat and not non_local:
+            roles.heat_pumps.append(name)
+    for name in lines.index:
+        b0, b1 = lines.at[name, "bus0"], lines.at[name, "bus1"]
+        if b0 in el and b1 not in local:
+            roles.border_line_ends.append((name, 0))
+        elif b1 in el and b0 not in local:
+            roles.border_line_ends.append((name, 1))
+    return roles
+
+
+@dataclass
+class ShareConstraint:
+    """One enforced target in the Pyomo LP: its constraint and the Pyomo expressions of its terms.
+
+    ``terms`` holds the annual quantities of docs/accounting.md §1 as Pyomo expressions
+    (``G_RE, X, Lambda, E_el, F_h, F_h_RE, H_dh, H_dh_RE, Q_amb`` in MWh; ``T, T_RE`` in tce) and
+    ``numerator``/``denominator`` the two sides of the share (tce, or MWh for ``electricity``).
+    """
+
+    target: str
+    indicator: str
+    valuation: str
+    min_share: float
+    electricity_factor: float
+    terms: dict[str, Any]
+    numerator: Any
+    denominator: Any
+    constraint: Any
+
+
+def _sign_range(coefficients: np.ndarray, reverses: bool) -> str:
+    """Sign of a withdrawal ``c_t p_t``: ``"draws"`` (>= 0), ``"feeds"`` (<= 0) or ``"both"``.
+
+    ``p_t >= 0`` unless the component can reverse (``p_min_pu < 0``).
+    """
+    nonzero = coefficients[coefficients != 0]
+    if nonzero.size == 0:
+        return "feeds"  # never withdraws anything
+    if reverses:
+        return "both"
+    if (nonzero > 0).all():
+        return "draws"
+    if (nonzero < 0).all():
+        return "feeds"
+    return "both"
+
+
+def _annual_share_terms(b: _Builder, sc: Scenario, roles: ShareRoles) -> dict[str, Any]:
+    """Annual terms of the local balance as Pyomo expressions [MWh], weighted by ``w^g_t``."""
+    m, T, w = b.m, b.T, b.w_gen
+    n = b.n
+    col = b.link_col
+    port_buses = _link_port_buses(_active(n, "Link"))
+
+    def withdrawal_coefficients(link: str, k: int) -> np.ndarray:
+        """``c_{k,t}`` with withdrawal at port k = ``c_{k,t} p_{l,t}`` (1 at bus0, -eta_k else)."""
+        if k == 0:
+            return np.ones(len(T))
+        return -b.link_efficiencies[k][:, col[link]]
+
+    def reverses(link: str) -> bool:
+        return bool((b.link_p_min_pu[:, col[link]] < 0).any())
+
+    def annual(coefficients: np.ndarray, var: Any, key: str) -> Any:
+        return pyo.quicksum(
+            float(w[t] * coefficients[t]) * var[key, t] for t in T if coefficients[t] != 0
+        )
+
+    def positive_part(coefficients: np.ndarray, var: Any, key: str, sign: str) -> Any:
+        """``sum_t w_t max(c_t p_t, 0)``: exact for one-signed flows, else ``a_t >= c_t p_t``."""
+        if sign == "draws":
+            return annual(coefficients, var, key)
+        if sign == "feeds":
+            return 0.0
+        terms = []
+        for t in T:
+            expr = float(coefficients[t]) * var[key, t]
+            aux = m.share_aux.add()
+            m.share_aux_lower.add(aux - expr >= 0)
+            b.share_aux.append((aux, expr))
+            terms.append(float(w[t]) * aux)
+        return pyo.quicksum(terms)
+
+    ones = np.ones(len(T))
+    terms: dict[str, Any] = {}
+
+    # G_RE: renewable generators on local electricity buses + one-way outputs of renewable
+    # conversion links
+    g_re = [annual(ones, m.gen_p, g) for g in roles.renewable_generators]
+    for link, k in roles.renewable_conversion_ports:
+        c = withdrawal_coefficients(link, k)
+        sign = _sign_range(c, reverses(link))
+        if sign == "both":
+            msg = (
+                f"Link '{link}': renewable conversion link whose port bus{k} can both take and "
+                "give electricity; its renewable output cannot be written as a linear term and "
+                "is not modelled by the cross-check"
+            )
+            raise CrosscheckUnsupportedError(msg)
+        if sign == "feeds":
+            g_re.append(annual(-c, m.link_p, link))
+    terms["G_RE"] = pyo.quicksum(g_re)
+
+    # X: exports, positive part of the withdrawal at local ends of border links and lines
+    x = []
+    for link, k in roles.border_link_ports:
+        c = withdrawal_coefficients(link, k)
+        x.append(positive_part(c, m.link_p, link, _sign_range(c, reverses(link))))
+    for line, end in roles.border_line_ends:
+        c = ones if end == 0 else -ones
+        x.append(positive_part(c, m.line_p, line, "both"))
+    terms["X"] = pyo.quicksum(x)
+
+    # Lambda: losses of links between local electricity buses, p0 (1 - sum_k eta_k)
+    losses = []
+    for link in roles.internal_links:
+        c = sum(withdrawal_coefficients(link, k) for k in port_buses[link])
+        losses.append(annual(np.asarray(c, dtype=float), m.link_p, link))
+    terms["Lambda"] = pyo.quicksum(losses)
+
+    # E_el: loads + electricity taken by conversion links + storage losses
+    e_el: list[Any] = []
+    loads = _active(n, "Load")
+    if roles.loads:
+        p_set = _dense(n, "Load", "p_set", pd.Index(roles.loads))
+        sign = loads.loc[roles.loads, "sign"].astype(float).to_numpy()
+        e_el.append(float((w[:, None] * (-sign * p_set)).sum()))
+    for link, k in roles.conversion_ports:
+        c = withdrawal_coefficients(link, k)
+        e_el.append(positive_part(c, m.link_p, link, _sign_range(c, reverses(link))))
+    for link, k in roles.storage_link_ports:
+        e_el.append(annual(withdrawal_coefficients(link, k), m.link_p, link))
+    for s in roles.storage_units:
+        e_el.append(annual(ones, m.su_store, s))
+        e_el.append(annual(-ones, m.su_dispatch, s))
+    for r in roles.stores:
+        e_el.append(annual(-ones, m.store_p, r))
+    terms["E_el"] = pyo.quicksum(e_el)
+
+    # F_h: fuel input of heat generators, p / efficiency
+    renewable = set(sc.accounting.renewable_carriers)
+    gens = _active(n, "Generator")
+    fuel, fuel_re = [], []
+    if roles.heat_generators:
+        eff = _dense(n, "Generator", "efficiency", pd.Index(roles.heat_generators))
+        for j, g in enumerate(roles.heat_generators):
+            term = annual(1.0 / eff[:, j], m.gen_p, g)
+            fuel.append(term)
+            if gens.at[g, "carrier"] in renewable:
+                fuel_re.append(term)
+    terms["F_h"], terms["F_h_RE"] = pyo.quicksum(fuel), pyo.quicksum(fuel_re)
+
+    # H_dh: heat delivered to local heat buses by links fed from a fuel bus, eta_k p0
+    links = _active(n, "Link")
+    heat, heat_re = [], []
+    for link, k in roles.district_heat_ports:
+        term = annual(-withdrawal_coefficients(link, k), m.link_p, link)
+        heat.append(term)
+        if links.at[link, "carrier"] in renewable:
+            heat_re.append(term)
+    terms["H_dh"], terms["H_dh_RE"] = pyo.quicksum(heat), pyo.quicksum(heat_re)
+
+    # Q_amb: heat-pump ambient heat, p0 max(eta_1 - 1, 0)
+    terms["Q_amb"] = pyo.quicksum(
+        annual(np.clip(b.link_efficiencies[1][:, col[link]] - 1.0, 0.0, None), m.link_p, link)
+        for link in roles.heat_pumps
+    )
+    return terms
+
+
+def add_renewable_share_constraints(b: _Builder, targets: list[Any], project_root: Path) -> None:
+    r"""Add one Pyomo constraint per enforced renewable-share target (rule ``nea_annual``).
+
+    Written from docs/accounting.md (§1 definition, §3 ``nea_annual``, §5 constraint), not from
+    the linopy code. For a ``final_energy`` target (both sides in tce):
+
+    .. math::
+
+        c_{el}(G_{RE} - X - \Lambda) + c_h(F^{RE}_h + H^{RE}_{dh} + a\,Q_{amb}) + 10^6\,T_{RE}
+        \;\ge\; s\,\big[c_{el} E_{el} + c_h(F_h + H_{dh} + a\,Q_{amb}) + 10^6\,T\big]
+
+    and for an ``electricity`` target (MWh): :math:`G_{RE} - X - \Lambda \ge s\,E_{el}`, with
+
+    .. math::
+
+        G_{RE} &= \sum_t w_t \Big(\sum_{g \in RE} p_{g,t} + \sum_{(l,k) \in RE} \eta^k_{l,t} p_{l,t}\Big),
+        \qquad X = \sum_t w_t \Big(\sum_{(l,k)} a_{l,k,t} + \sum_{(j,e)} a_{j,e,t}\Big) \\
+        \Lambda &= \sum_t w_t \sum_{l \in int} (1 - \textstyle\sum_{k \ge 1} \eta^k_{l,t})\,p_{l,t},
+        \qquad Q_{amb} = \sum_t w_t \sum_{l \in HP} \max(\eta_{l,t} - 1, 0)\,p_{l,t} \\
+        E_{el} &= \sum_t w_t \Big(\sum_d p^{set}_{d,t} + \sum_{(l,k) \in conv} a_{l,k,t}
+                 + \sum_{(l,k) \in sto} c_{l,k,t}\,p_{l,t} + \sum_s (p^{st}_{s,t} - p^{d}_{s,t})
+                 - \sum_r p_{r,t}\Big) \\
+        F_h &= \sum_t w_t \sum_{g \in heat} p_{g,t} / \eta_{g,t},
+        \qquad H_{dh} = \sum_t w_t \sum_{(l,k) \in dh} \eta^k_{l,t}\,p_{l,t}
+
+    where the withdrawal of link *l* at port *k* is :math:`c_{l,k,t}\,p_{l,t}` with
+    :math:`c_{l,0,t} = 1`, :math:`c_{l,k,t} = -\eta^k_{l,t}`, and :math:`a_t` is its positive part:
+    the withdrawal itself where it cannot be negative, 0 where it cannot be positive, and otherwise
+    an auxiliary variable :math:`a_t \ge c_t p_t,\ a_t \ge 0` (a line end: :math:`\pm f_{j,t}`).
+    The auxiliaries enter with a negative sign, so they equal the positive part wherever the
+    constraint binds (as in the accounting's LP form). The clip of ``nea_annual`` at zero
+    (:math:`\max(G_{RE} - X - \Lambda, 0)`) is not applied: the linear form is the stricter one.
+
+    ======================  ===============================================================  =========
+    symbol                  meaning                                                          unit
+    ======================  ===============================================================  =========
+    :math:`p_{g,t}`         generator output (``gen_p``)                                     MW
+    :math:`p_{l,t}`         link flow withdrawn at ``bus0`` (``link_p``)                      MW
+    :math:`f_{j,t}`         line flow ``bus0`` -> ``bus1`` (``line_p``)                       MW
+    :math:`p^{st}, p^{d}`   storage-unit charge / discharge on local electricity buses        MW
+    :math:`p_{r,t}`         store power on local electricity buses (> 0 = discharge)         MW
+    :math:`p^{set}_{d,t}`   loads on local electricity buses (incl. data centres)            MW
+    :math:`\eta^k_{l,t}`    link efficiency to ``bus<k>``; :math:`\eta_{g,t}` generator's      \-
+    :math:`w_t`             snapshot weighting ``generators``                                h
+    :math:`G_{RE}`          local renewable electricity generation                           MWh
+    :math:`X`               exports (withdrawal at local ends of border links/lines, > 0)    MWh
+    :math:`\Lambda`         losses of links between local electricity buses                  MWh
+    :math:`E_{el}`          local final electricity consumption                              MWh
+    :math:`F_h, F^{RE}_h`   fuel input of heat generators on local heat buses (renewable)    MWh
+    :math:`H_{dh}`          heat to local heat buses from fuel-fed links (renewable)         MWh
+    :math:`Q_{amb}`         heat-pump ambient heat; :math:`a` = ``include_ambient_heat``       MWh
+    :math:`c_{el}`          electricity factor of ``accounting.electricity_valuation``        tce/MWh
+    :math:`c_h`             calorific value of heat and fuels, 3.6/29.3076 = 0.12284         tce/MWh
+    :math:`T, T_{RE}`       non-modelled final energy and its renewable part (table)         Mtce
+    :math:`s`               ``target.min_share``                                             \-
+    ======================  ===============================================================  =========
+
+    Roles (which bus is local, which link is a border, internal, storage or conversion link) are
+    those of :func:`classify_share_roles`. The constraint is ``b.m.renewable_share[<target>]``;
+    its dual is in CNY/tce (CNY/MWh for ``electricity`` targets), loaded into ``b.m.dual`` by
+    :func:`solve_pyomo_model`.
+
+    Raises
+    ------
+    CrosscheckUnsupportedError
+        A renewable conversion link whose electricity port can change sign (its output is not
+        linear in the flow).
+    """
+    from energy_model.accounting import (  # noqa: PLC0415 - data helpers only (numbers, tables)
+        compute_electricity_factors,
+        load_final_energy_table,
+    )
+
+    sc, m = b.sc, b.m
+    assert sc is not None
+    root = Path(project_root)
+    roles = classify_share_roles(b.n, sc)
+    m.share_aux = pyo.VarList(domain=pyo.NonNegativeReals)
+    m.share_aux_lower = pyo.ConstraintList()
+    terms = _annual_share_terms(b, sc, roles)
+    factors = compute_electricity_factors(sc, root)
+    valuation = sc.accounting.electricity_valuation
+    c_el = float(factors[valuation])
+    ambient = terms["Q_amb"] if sc.accounting.include_ambient_heat else 0.0
+    names = [target.name for target in targets]
+    constraints: dict[str, Any] = {}
+    for target in targets:
+        local_re = terms["G_RE"] - terms["X"] - terms["Lambda"]
+        if target.indicator == "electricity":
+            numerator, denominator = local_re, terms["E_el"]
+            t_all = t_re = 0.0
+        else:
+            table = load_final_energy_table(root / sc.accounting.final_energy_table, sc.year)
+            rows = table.rows
+            t_all = float(rows["value_mtce"].sum()) * _TCE_PER_MTCE
+            t_re = float(rows.loc[rows["renewable"].astype(bool), "value_mtce"].sum()) * _TCE_PER_MTCE
+            numerator = (
+                c_el * local_re + _C_HEAT * (terms["F_h_RE"] + terms["H_dh_RE"] + ambient) + t_re
+            )
+            denominator = (
+                c_el * terms["E_el"] + _C_HEAT * (terms["F_h"] + terms["H_dh"] + ambient) + t_all
+            )
+        constraints[target.name] = numerator - target.min_share * denominator >= 0
+        b.shares[target.name] = ShareConstraint(
+            target=target.name,
+            indicator=target.indicator,
+            valuation=valuation if target.indicator == "final_energy" else "",
+            min_share=float(target.min_share),
+            electricity_factor=c_el,
+            terms={**terms, "T": t_all, "T_RE": t_re},
+            numerator=numerator,
+            denominator=denominator,
+            constraint=None,
+        )
+    m.renewable_share = pyo.Constraint(names, rule=lambda _m, name: constraints[name])
+    for name in names:
+        b.shares[name].constraint = m.renewable_share[name]
+    m.dual = pyo.Suffix(direction=pyo.Suffix.IMPORT)
+    logger.info(
+        "added %d renewable-share constraint(s) to the Pyomo LP (%d auxiliary variables)",
+        len(names),
+        len(b.share_aux),
+    )
+
+
+def tighten_share_auxiliaries(b: _Builder) -> None:
+    """Set each auxiliary ``a_t`` to ``max(c_t p_t, 0)`` at the current flows (exact value)."""
+    for aux, expr in b.share_aux:
+        value = pyo.value(expr, exception=False)
+        if value is not None:
+            aux.set_value(max(float(value), 0.0), skip_validation=True)
+
+
+def evaluate_shares(b: _Builder) -> dict[str, tuple[float, float]]:
+    """Share [-] and denominator [tce, or MWh] of each enforced target at the current values.
+
+    Call :func:`tighten_share_auxiliaries` first so that the positive parts are exact.
+    """
+    shares: dict[str, tuple[float, float]] = {}
+    for name, share in b.shares.items():
+        den = float(pyo.value(share.denominator))
+        num = float(pyo.value(share.numerator))
+        shares[name] = (num / den if den > 0 else float("nan"), den)
+    return shares
+
+
+def build_pyomo_model(
+    n: pypsa.Network, sc: Scenario | None = None, project_root: Path | None = None
+) -> tuple[pyo.ConcreteModel, Any]:
     """Build the independent Pyomo LP of ``n`` (see the module docstring for the formulation).
 
     Parameters
@@ -757,7 +1235,11 @@ def build_pyomo_model(n: pypsa.Network, sc: Scenario | None = None) -> tuple[pyo
     n
         Network with the scenario applied; not modified.
     sc
-        Scenario whose export contracts are added; ``None`` for a bare network.
+        Scenario whose export contracts and enforced renewable-share targets are added;
+        ``None`` for a bare network.
+    project_root
+        Folder that holds ``data/`` (final-energy and coal-equivalent tables); required when
+        the scenario enforces a renewable-share target.
 
     Returns
     -------
@@ -770,12 +1252,16 @@ def build_pyomo_model(n: pypsa.Network, sc: Scenario | None = None) -> tuple[pyo
         The network uses a feature this formulation does not model.
     """
     validate_supported(n)
-    builder = _Builder(n, sc)
+    builder = _Builder(n, sc, project_root)
     return builder.build(), builder
 
 
 def solve_pyomo_model(model: pyo.ConcreteModel, options: dict[str, Any]) -> tuple[str, float]:
-    """Solve with HiGHS through ``pyomo.contrib.appsi`` and return (condition, objective)."""
+    """Solve with HiGHS through ``pyomo.contrib.appsi`` and return (condition, objective).
+
+    When the model has enforced renewable-share constraints (``model.renewable_share``), their
+    duals (HiGHS row duals, CNY per tce or per MWh) are loaded into the suffix ``model.dual``.
+    """
     import highspy  # noqa: PLC0415
     from pyomo.contrib.appsi.solvers import Highs  # noqa: PLC0415
 
@@ -794,6 +1280,11 @@ def solve_pyomo_model(model: pyo.ConcreteModel, options: dict[str, Any]) -> tupl
     if condition != "optimal":
         return condition, float("nan")
     results.solution_loader.load_vars()
+    shares = model.component("renewable_share")
+    if shares is not None and len(shares) > 0:
+        duals = results.solution_loader.get_duals(cons_to_load=list(shares.values()))
+        for con, value in duals.items():
+            model.dual[con] = float(value)
     return condition, float(pyo.value(model.objective))
 
 
@@ -926,8 +1417,12 @@ def _crosscheck_options(sc: Scenario | None) -> dict[str, Any]:
 
 def _solve_pypsa(
     n: pypsa.Network, sc: Scenario | None, project_root: Path | None, options: dict[str, Any]
-) -> tuple[float, float, float, dict[str, int]]:
-    """Solve ``n`` with PyPSA/linopy; return objective, build and solve time, LP size."""
+) -> tuple[float, float, float, dict[str, int], dict[str, float]]:
+    """Solve ``n`` with PyPSA/linopy.
+
+    Returns objective, build and solve time, LP size and the duals of the enforced
+    renewable-share constraints by target name.
+    """
     start = time.perf_counter()
     m = n.optimize.create_model(include_objective_constant=False)
     if sc is not None:
@@ -942,7 +1437,16 @@ def _solve_pypsa(
         msg = f"PyPSA solve ended with status '{status}', condition '{condition}'"
         raise RuntimeError(msg)
     n.optimize.assign_solution()
-    return float(m.objective.value), build, solve, {"variables": int(m.nvars), "constraints": int(m.ncons)}
+    duals: dict[str, float] = {}
+    if sc is not None:
+        from energy_model.constraints import renewable_share_constraint_name  # noqa: PLC0415
+
+        for target in sc.targets:
+            name = renewable_share_constraint_name(target)
+            if target.enforce and name in m.constraints:
+                duals[target.name] = float(m.constraints[name].dual.values.item())
+    size = {"variables": int(m.nvars), "constraints": int(m.ncons)}
+    return float(m.objective.value), build, solve, size, duals
 
 
 def run_crosscheck(
@@ -961,9 +1465,10 @@ def run_crosscheck(
         Network with the scenario applied (time resolution included); it is solved by PyPSA
         in place (its results are overwritten).
     sc
-        Scenario for the export contracts and HiGHS options; ``None`` for a bare network.
+        Scenario for the export contracts, enforced renewable-share targets and HiGHS options;
+        ``None`` for a bare network.
     project_root
-        Project root passed to the scenario constraints.
+        Project root (holds ``data/``) for the scenario constraints of both formulations.
     solver_options
         HiGHS options for both solves; default: the scenario's, with crossover on.
     check_feasibility
@@ -986,12 +1491,14 @@ def run_crosscheck(
     options = dict(solver_options) if solver_options is not None else _crosscheck_options(sc)
 
     start = time.perf_counter()
-    model, builder = build_pyomo_model(n, sc)
+    model, builder = build_pyomo_model(n, sc, project_root)
     build_pyomo = time.perf_counter() - start
     size_pyomo = {"variables": model.nvariables(), "constraints": model.nconstraints()}
     logger.info("built Pyomo LP in %.2f s: %s", build_pyomo, size_pyomo)
 
-    objective_pypsa, build_linopy, solve_linopy, size_linopy = _solve_pypsa(n, sc, project_root, options)
+    objective_pypsa, build_linopy, solve_linopy, size_linopy, duals_pypsa = _solve_pypsa(
+        n, sc, project_root, options
+    )
     logger.info(
         "PyPSA: objective %.10g (build %.2f s, solve %.2f s)", objective_pypsa, build_linopy, solve_linopy
     )
@@ -1006,10 +1513,25 @@ def run_crosscheck(
 
     rel_diff = abs(objective_pyomo - objective_pypsa) / max(abs(objective_pypsa), 1.0)
     diffs = compare_dispatch(n, builder)
+    tighten_share_auxiliaries(builder)
+    targets = {
+        name: {
+            "min_share": builder.shares[name].min_share,
+            "share_pyomo": share,
+            "share_pypsa": float("nan"),
+            "denominator_pyomo": denominator,
+            "dual_pypsa": duals_pypsa.get(name, float("nan")),
+            "dual_pyomo": float(model.dual.get(builder.shares[name].constraint, float("nan"))),
+        }
+        for name, (share, denominator) in evaluate_shares(builder).items()
+    }
 
     violation, cost_in_pyomo = float("nan"), float("nan")
     if check_feasibility:
         _load_pypsa_solution(n, builder)
+        tighten_share_auxiliaries(builder)
+        for name, (share, _) in evaluate_shares(builder).items():
+            targets[name]["share_pypsa"] = share
         violation = max_violation(model)
         cost_in_pyomo = float(pyo.value(model.objective))
     ok = rel_diff <= OBJECTIVE_RTOL and (not check_feasibility or violation <= FEASIBILITY_TOL)
@@ -1024,6 +1546,7 @@ def run_crosscheck(
         build_seconds={"linopy": build_linopy, "pyomo": build_pyomo},
         solve_seconds={"linopy": solve_linopy, "pyomo": solve_pyomo},
         lp_size={"linopy": size_linopy, "pyomo": size_pyomo},
+        targets=targets,
         ok=ok,
     )
     logger.info("cross-check: %s", result.summary())
@@ -1033,9 +1556,15 @@ def run_crosscheck(
 __all__ = [
     "CrosscheckResult",
     "CrosscheckUnsupportedError",
+    "ShareConstraint",
+    "ShareRoles",
+    "add_renewable_share_constraints",
     "build_pyomo_model",
+    "classify_share_roles",
+    "evaluate_shares",
     "max_violation",
     "run_crosscheck",
     "solve_pyomo_model",
+    "tighten_share_auxiliaries",
     "validate_supported",
 ]
