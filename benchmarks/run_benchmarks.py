@@ -270,19 +270,20 @@ def _build_times(n: Any, sc: Any, case: dict[str, Any]) -> dict[str, Any]:
     """Build the same LP with linopy (PyPSA) and with Pyomo, without solving; time and size."""
     import gc  # noqa: PLC0415
 
-    from energy_model.constraints import extra_functionality  # noqa: PLC0415
+    from energy_model.constraints import extra_functionality, move_fixed_limits_to_bounds  # noqa: PLC0415
     from energy_model.crosscheck import build_pyomo_model  # noqa: PLC0415
 
     start = time.perf_counter()
     m = n.optimize.create_model(include_objective_constant=False)
     extra_functionality(sc, ROOT)(n, n.snapshots)
+    move_fixed_limits_to_bounds(m)  # as the engine's build does
     build_linopy = time.perf_counter() - start
     peak_linopy = _peak_memory_mb()
     size_linopy = (int(m.nvars), int(m.ncons))
     del m
     gc.collect()
     start = time.perf_counter()
-    model, _ = build_pyomo_model(n, sc)
+    model, _ = build_pyomo_model(n, sc, ROOT)
     build_pyomo = time.perf_counter() - start
     return {
         "scenario": case["scenario"],
