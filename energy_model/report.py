@@ -26,6 +26,10 @@ import contextlib
 import gc
 import json
 import logging
+import multiprocessing
+import os
+import pickle
+import sys
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -48,7 +52,9 @@ from energy_model.network import local_bus_mask, local_buses  # noqa: E402
 from energy_model.scenario import ELECTRICITY_BUS_CARRIERS  # noqa: E402
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable, Iterator
+    from collections.abc import Callable, Iterable, Iterator, Sequence
+    from multiprocessing.connection import Connection
+    from multiprocessing.sharedctypes import Synchronized
 
     import pypsa
     from matplotlib.axes import Axes
@@ -1759,13 +1765,91 @@ def _render(folder: Path, name: str, build: Callable[[], Figure]) -> list[Path]:
     return write_figure(fig, folder, name)
 
 
+# ---------------------------------------------------------------------------------------------
+# rendering several figures: in parallel processes when the machine has the CPUs
+# ---------------------------------------------------------------------------------------------
+
+#: Most processes that render the figures of one scenario (or of the comparison) at once: this
+#: process plus forked helpers. Fewer are used on machines with fewer CPUs.
+MAX_WORKERS = 4
+#: Figures in decreasing order of drawing time on a full year; parallel rendering hands out the
+#: slowest first so that the processes finish together. Other figures follow in page order.
+SLOWEST_FIRST = (
+    "state_of_charge",
+    "energy_balance",
+    "curtailment_heatmap",
+    "dispatch_winter",
+    "heat",
+    "dispatch_summer",
+    "capacity",
+    "price_duration",
+    "export_duration",
+    "renewable_share",
+)
+#: Seconds without any word from a helper process after which it is given up (stopped) and this
+#: process renders the figures it has not delivered. No figure takes near this long.
+HELPER_TIMEOUT_S = 300.0
+
+
+def render_figures(
+    folder: Path,
+    builders: dict[str, Callable[[], Figure]],
+    names: Sequence[str],
+    workers: int | None = None,
+) -> list[Path]:
+    """Build and save the figures ``names`` (page order) with :func:`_render`, in parallel if possible.
+
+    With more than one worker, this process forks helpers (Linux only) that inherit the loaded
+    results, so nothing is pickled or re-read. Each process takes the next figure not yet taken
+    until none is left. The log records of the figures are held back and then logged in page
+    order, so the log is the same as with one worker. Every figure is drawn and saved the same way
+    in whichever process, so the files are byte-identical to a serial rendering.
+
+    Parameters
+    ----------
+    folder
+        Where the PNG and SVG files go.
+    builders
+        Figure name -> function returning the figure (it only reads data already loaded).
+    names
+        Figures to render, in page order.
+    workers
+        Number of processes; ``None`` = up to :data:`MAX_WORKERS`, at most one per CPU; ``1``
+        renders everything in this process.
+
+    Returns
+    -------
+    list of pathlib.Path
+        The files written, in page order.
+    """
+    names = list(names)
+    count = _worker_count(len(names), workers)
+    with _gc_frozen():
+        if count == 1:
+            done = {name: _render(folder, name, builders[name]) for name in names}
+        else:
+            done = _render_forked(folder, builders, names, count)
+    return [path for name in names for path in done[name]]
+
+
+def _worker_count(jobs: int, workers: int | None) -> int:
+    """Processes to use: the request (or the CPUs, at most :data:`MAX_WORKERS`), one per job at most."""
+    if not sys.platform.startswith("linux") or "fork" not in multiprocessing.get_all_start_methods():
+        return 1  # helpers share the loaded data by fork(); elsewhere render in this process
+    if workers is None:
+        cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+        workers = min(MAX_WORKERS, cpus)
+    return max(1, min(workers, jobs))
+
+
 @contextlib.contextmanager
 def _gc_frozen() -> Iterator[None]:
     """Keep the garbage collector off the objects that exist before rendering.
 
     A full-year solved network (and, during ``run``, the solver's model) holds many objects; every
-    full collection triggered by the figures' garbage would walk them all. Nothing is frozen if
-    something else already froze objects.
+    full collection triggered by the figures' garbage would walk them all. Frozen, they are also
+    not touched in forked helpers, whose memory then stays shared. Nothing is frozen if something
+    else already froze objects.
     """
     if gc.get_freeze_count():
         yield
@@ -1777,7 +1861,148 @@ def _gc_frozen() -> Iterator[None]:
         gc.unfreeze()
 
 
-def render_scenario_figures(result_dir: Path, network: pypsa.Network | None = None) -> list[Path]:
+class _HeldRecords(logging.Handler):
+    """Collects log records (made picklable) instead of emitting them."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        record.msg = record.getMessage()
+        record.args = None
+        if record.exc_info:
+            record.exc_text = record.exc_text or logging.Formatter().formatException(record.exc_info)
+            record.exc_info = None
+        self.records.append(record)
+
+
+@contextlib.contextmanager
+def _held_logs() -> Iterator[list[logging.LogRecord]]:
+    """Hold back every log record of a block (to log them later with :func:`_log_held`)."""
+    root = logging.getLogger()
+    holder = _HeldRecords()
+    handlers = list(root.handlers)
+    root.handlers = [holder]
+    try:
+        yield holder.records
+    finally:
+        root.handlers = handlers
+
+
+def _log_held(records: Iterable[logging.LogRecord]) -> None:
+    """Log records held back by :func:`_held_logs` (in this or a helper process) now."""
+    for record in records:
+        logging.getLogger(record.name).handle(record)
+
+
+def _next_jobs(queue: list[str], counter: Synchronized) -> Iterator[str]:
+    """The figures of ``queue`` not yet taken by any process, one at a time."""
+    while True:
+        with counter.get_lock():
+            index = counter.value
+            counter.value += 1
+        if index >= len(queue):
+            return
+        yield queue[index]
+
+
+def _helper(
+    send: Connection,
+    folder: Path,
+    builders: dict[str, Callable[[], Figure]],
+    queue: list[str],
+    counter: Synchronized,
+) -> None:
+    """Forked helper: render figures until none is left, reporting each to the parent."""
+    try:
+        for name in _next_jobs(queue, counter):
+            with _held_logs() as records:
+                try:
+                    paths = _render(folder, name, builders[name])
+                except BaseException as err:  # noqa: BLE001 - handed to the parent, which raises it
+                    failure: BaseException = err
+                    try:
+                        pickle.dumps(err)
+                    except Exception:  # noqa: BLE001 - an exception that cannot be pickled
+                        failure = RuntimeError(f"figure '{name}': {type(err).__name__}: {err}")
+                    send.send(("error", name, failure, records))
+                    return
+            send.send(("ok", name, paths, records))
+    finally:
+        send.close()
+
+
+def _render_forked(
+    folder: Path, builders: dict[str, Callable[[], Figure]], names: list[str], count: int
+) -> dict[str, list[Path]]:
+    """Render ``names`` in this process and ``count - 1`` forked helpers; files by figure name."""
+    context = multiprocessing.get_context("fork")
+    rank = {name: i for i, name in enumerate(SLOWEST_FIRST)}
+    queue = sorted(names, key=lambda name: rank.get(name, len(rank)))
+    counter = context.Value("i", 0)
+    done: dict[str, list[Path]] = {}
+    held: dict[str, list[logging.LogRecord]] = {}
+    failure: BaseException | None = None
+    helpers = []
+    finished = set()  # helpers that closed their pipe after their last figure
+    try:
+        try:
+            for _ in range(count - 1):
+                receive, send = context.Pipe(duplex=False)
+                process = context.Process(
+                    target=_helper, args=(send, folder, builders, queue, counter), daemon=True
+                )
+                try:
+                    process.start()
+                except OSError as err:  # e.g. no memory for another process: render here
+                    logger.info("no figure helper process started (%s); rendering with fewer", err)
+                    receive.close()
+                    send.close()
+                    break
+                send.close()
+                helpers.append((process, receive))
+            for name in _next_jobs(queue, counter):
+                with _held_logs() as held[name]:
+                    done[name] = _render(folder, name, builders[name])
+            for process, receive in helpers:
+                while process not in finished and receive.poll(HELPER_TIMEOUT_S):
+                    try:
+                        status, name, result, records = receive.recv()
+                    except EOFError:
+                        finished.add(process)
+                        continue
+                    held[name] = records
+                    if status == "ok":
+                        done[name] = result
+                    elif failure is None:
+                        failure = result
+                if process not in finished:
+                    logger.warning("figure helper process %d does not answer; stopped", process.pid)
+        finally:
+            for process, receive in helpers:
+                receive.close()
+                process.join(HELPER_TIMEOUT_S if process in finished else 0)
+                if process.is_alive():
+                    process.kill()
+                    process.join()
+        missing = [name for name in queue if name not in held]
+        if missing and failure is None:
+            logger.warning("figures %s were not delivered by a helper process; rendered here", missing)
+            for name in missing:
+                with _held_logs() as held[name]:
+                    done[name] = _render(folder, name, builders[name])
+    finally:
+        for name in names:
+            _log_held(held.get(name, []))
+    if failure is not None:
+        raise failure
+    return done
+
+
+def render_scenario_figures(
+    result_dir: Path, network: pypsa.Network | None = None, workers: int | None = None
+) -> list[Path]:
     """Render every figure of one scenario into ``<result_dir>/figures/`` (PNG and SVG).
 
     Parameters
@@ -1787,6 +2012,9 @@ def render_scenario_figures(result_dir: Path, network: pypsa.Network | None = No
     network
         The solved network that was just written to ``network.nc``, to save re-reading it
         (≈ 5 s for a full year); ``None`` reads ``network.nc``. Only its data is used.
+    workers
+        Processes that render the figures (:func:`render_figures`); ``None`` = one per CPU, up
+        to :data:`MAX_WORKERS`; ``1`` = all in this process. The files are the same either way.
 
     Returns
     -------
@@ -1854,15 +2082,14 @@ def render_scenario_figures(result_dir: Path, network: pypsa.Network | None = No
         ),
         "price_duration": lambda: plot_price_duration(need_network(), elec),
     }
-    written: list[Path] = []
-    with _gc_frozen():
-        for spec in SCENARIO_FIGURES:
-            written += _render(folder, spec.name, builders[spec.name])
+    written = render_figures(folder, builders, [spec.name for spec in SCENARIO_FIGURES], workers)
     logger.info("%s: %d figure files written", results.name, len(written))
     return written
 
 
-def render_comparison(results_root: Path, scenario_dirs: list[Path]) -> list[Path]:
+def render_comparison(
+    results_root: Path, scenario_dirs: list[Path], workers: int | None = None
+) -> list[Path]:
     """Render the cross-scenario figures and tables into ``<results_root>/comparison/``.
 
     Parameters
@@ -1871,6 +2098,8 @@ def render_comparison(results_root: Path, scenario_dirs: list[Path]) -> list[Pat
         The ``results/`` folder.
     scenario_dirs
         Scenario result folders to compare (in display order).
+    workers
+        Processes that render the figures, as in :func:`render_scenario_figures`.
 
     Returns
     -------
@@ -1992,9 +2221,7 @@ def render_comparison(results_root: Path, scenario_dirs: list[Path]) -> list[Pat
         "exports": exports,
         "capacity": capacity,
     }
-    with _gc_frozen():
-        for spec in COMPARISON_FIGURES:
-            written += _render(folder, spec.name, builders[spec.name])
+    written += render_figures(folder, builders, [spec.name for spec in COMPARISON_FIGURES], workers)
     logger.info("comparison of %d scenarios: %d files written", len(loaded), len(written))
     return written
 
@@ -2021,5 +2248,6 @@ __all__ = [
     "plot_renewable_share",
     "plot_state_of_charge",
     "render_comparison",
+    "render_figures",
     "render_scenario_figures",
 ]

@@ -9,7 +9,11 @@ January and 96 in July 2022.
 from __future__ import annotations
 
 import json
+import multiprocessing
+import os
 import shutil
+import sys
+import time
 from html import escape
 from html.parser import HTMLParser
 from pathlib import Path
@@ -601,3 +605,65 @@ def test_share_variants_parse_any_attribution_rule() -> None:
     assert table.loc["calorific", "headline"] == pytest.approx(0.20)
     assert table.loc["electricity", "rule:nea_annual"] == pytest.approx(0.0)
     assert table.loc["coal_equivalent", "headline"] == pytest.approx(0.06)  # only rule present
+
+
+# --- parallel rendering ---------------------------------------------------------------------------
+
+
+def test_parallel_rendering_gives_the_same_files_and_log(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Figures drawn by forked helpers are byte-identical to serial ones, and logged in page order."""
+    caplog.set_level("INFO", logger="energy_model.report")
+    files, logs = {}, {}
+    for workers in (1, 2):
+        folder = tmp_path / f"workers_{workers}" / "solved_toy"
+        shutil.copytree(TOY, folder, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
+        (folder / "temperature.csv").unlink()  # one more note in the log (heat figure without it)
+        caplog.clear()
+        written = report.render_scenario_figures(folder, workers=workers)
+        files[workers] = [(p.relative_to(folder), p.read_bytes()) for p in written]
+        logs[workers] = [r.getMessage() for r in caplog.records if r.name.startswith("energy_model")]
+    assert [path for path, _ in files[2]] == [path for path, _ in files[1]]
+    assert len(files[1]) == 2 * len(report.SCENARIO_FIGURES)
+    for (path, serial), (_, parallel) in zip(files[1], files[2], strict=True):
+        assert serial == parallel, path
+    assert logs[2] == logs[1]
+    assert any("no temperature saved" in message for message in logs[2])
+    assert multiprocessing.active_children() == []
+
+
+def test_an_error_while_saving_in_a_helper_is_raised(bundle: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (bundle / "network.nc").unlink()  # metric figures only: fast
+    original = report.write_figure
+
+    def failing(fig: Figure, folder: Path, name: str) -> list[Path]:
+        if name == "renewable_share":
+            raise OSError("disk full")
+        return original(fig, folder, name)
+
+    monkeypatch.setattr(report, "write_figure", failing)
+    with pytest.raises(OSError, match="disk full"):
+        report.render_scenario_figures(bundle, workers=2)
+    assert multiprocessing.active_children() == []
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="helpers are forked on Linux only")
+def test_figures_of_a_helper_that_dies_are_rendered_by_the_caller(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    parent = os.getpid()
+
+    def build() -> Figure:
+        if os.getpid() != parent:
+            os._exit(1)  # the helper dies at its first figure without a word
+        time.sleep(0.2)  # the caller is slow enough for the helper to take a figure
+        fig = report._new_figure(2.0, 2.0)
+        fig.subplots().plot([0, 1], [0, 1])
+        return fig
+
+    names = ["a", "b", "c"]
+    written = report.render_figures(tmp_path, dict.fromkeys(names, build), names, workers=2)
+    assert [p.name for p in written] == [f"{n}.{fmt}" for n in names for fmt in report.FORMATS]
+    assert "not delivered by a helper process; rendered here" in caplog.text
+    assert multiprocessing.active_children() == []
