@@ -16,7 +16,7 @@ RUNS := $(patsubst %,$(RESULTS)/%/run.json,$(SCENARIOS))
 NETWORK_INPUTS := $(shell find networks data -type f 2>/dev/null)
 PACKAGE_FILES := $(wildcard energy_model/*.py) pyproject.toml
 
-.PHONY: all scenarios test test-all bench report compare validate clean clean-results venv networks
+.PHONY: all scenarios test test-all test-slow bench report compare validate clean clean-results venv networks
 .DELETE_ON_ERROR:
 
 all: scenarios
@@ -43,6 +43,9 @@ test: | $(STAMP)
 
 test-all: | $(STAMP)
 	$(BIN)/python -m pytest -n 2 -q -m ""
+
+test-slow: | $(STAMP)
+	$(BIN)/python -m pytest -n 2 -q -m slow
 
 bench: | $(STAMP)
 	$(BIN)/python benchmarks/run_benchmarks.py

@@ -150,16 +150,30 @@ def test_build_reproduces_committed_csvs_byte_for_byte(tmp_path):
 
 
 @pytest.mark.slow
-def test_plan_2022_full_year_solves():
+def test_plan_2022_full_year_engine_equals_plain_pypsa(tmp_path):
+    """The engine's full-year solve (limit rows as bounds, investment screening with its pricing
+    certificate) reaches the same optimum as plain ``n.optimize`` with every option open."""
+    from energy_model.constraints import extra_functionality
+    from energy_model.solve import solve
+
     path = ROOT / "scenarios" / "plan-2022.yaml"
+    sc = load_scenario(path)
     n = load_network(NETWORK)
-    apply_scenario(n, load_scenario(path), file=path)
-    status, condition = n.optimize(
+    apply_scenario(n, sc, file=path)
+    result = solve(n, sc, ROOT)
+    assert result.screening["candidates"]  # the batteries and the hydrogen store
+    assert result.screening["released"] == []
+
+    plain = load_network(NETWORK)
+    apply_scenario(plain, sc, file=path)
+    status, condition = plain.optimize(
         solver_name="highs",
         include_objective_constant=False,
-        solver_options={"threads": 2, "solver": "ipm", "run_crossover": "off"},
+        extra_functionality=extra_functionality(sc, ROOT),
+        solver_options={"threads": 2, "solver": "simplex"},
     )
     assert (status, condition) == ("ok", "optimal")
+    assert result.objective == pytest.approx(plain.objective, rel=1e-9)
     gens = n.generators
     wind = gens.index[gens.carrier == "onwind"]
     generated = float(n.generators_t.p[wind].sum().sum())
