@@ -99,8 +99,10 @@ def compute_core_metrics(n: pypsa.Network, sc: Scenario, result: SolveResult) ->
     """
     stats = n.statistics
     groupby = ["bus", "carrier"]
+    capacity = _tidy(stats.optimal_capacity(groupby=groupby, nice_names=False), "capacity", "MW")
+    capacity.loc[capacity["variant"] == "Store", "unit"] = "MWh"  # a Store's capacity is e_nom
     frames = [
-        _tidy(stats.optimal_capacity(groupby=groupby, nice_names=False), "capacity", "MW"),
+        capacity,
         _tidy(stats.supply(groupby=groupby, nice_names=False) / MWH_PER_TWH, "supply", "TWh"),
         _tidy(stats.withdrawal(groupby=groupby, nice_names=False) / MWH_PER_TWH, "withdrawal", "TWh"),
         _tidy(stats.capex(groupby=groupby, nice_names=False), "capex", "CNY/yr"),

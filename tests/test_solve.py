@@ -89,3 +89,28 @@ def test_fixed_limit_rows_become_variable_bounds(make_project):
     assert rhs.tolist() == pytest.approx([100, 20, 0, 50])  # availability x 100 MW
     m.solve(solver_name="highs", io_api="direct", output_flag=False)
     assert m.objective.value == pytest.approx(49_200, rel=1e-6)
+
+
+def test_store_capacity_is_reported_in_mwh(tmp_path):
+    """``capacity`` rows: power in MW, a Store's e_nom in MWh."""
+    import pandas as pd
+    import pypsa
+
+    from energy_model.metrics import compute_core_metrics
+    from energy_model.scenario import Scenario
+
+    pypsa.options.api.legacy_string_dtype = False
+    n = pypsa.Network()
+    n.set_snapshots(pd.RangeIndex(4))
+    n.add("Carrier", ["AC", "gas", "tank"])
+    n.add("Bus", "el", carrier="AC")
+    n.add("Generator", "gas", bus="el", carrier="gas", p_nom=100, marginal_cost=[10, 50, 10, 50])
+    n.add("Load", "demand", bus="el", p_set=20)
+    n.add("Store", "tank", bus="el", carrier="tank", e_nom=30, e_cyclic=True)
+    sc = Scenario(name="units", network="unused", year=2022)
+    result = solve(n, sc, tmp_path)
+    metrics = compute_core_metrics(n, sc, result)
+    capacity = metrics[metrics["metric"] == "capacity"].set_index("variant")
+    assert capacity.loc["Store", "unit"] == "MWh"
+    assert capacity.loc["Store", "value"] == pytest.approx(30)
+    assert capacity.loc["Generator", "unit"] == "MW"
