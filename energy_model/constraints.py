@@ -75,6 +75,15 @@ def add_export_contract_constraint(
     return name
 
 
+def _set_bounds(variable: Any, **bounds: Any) -> None:
+    """Set a linopy variable's bounds (``Variable.update`` from linopy 0.10, the setters before)."""
+    if hasattr(variable, "update"):
+        variable.update(**bounds)
+        return
+    for side, value in bounds.items():
+        setattr(variable, side, value)
+
+
 def move_fixed_limits_to_bounds(m: Any) -> int:
     r"""Turn PyPSA's single-variable limit rows into variable bounds; return the rows moved.
 
@@ -113,10 +122,10 @@ def move_fixed_limits_to_bounds(m: Any) -> int:
         bound = bound.reindex_like(variable.labels)
         if side == "upper":
             current = variable.upper.broadcast_like(variable.labels)
-            variable.upper = xr.where(bound.notnull(), np.minimum(current, bound), current)
+            _set_bounds(variable, upper=xr.where(bound.notnull(), np.minimum(current, bound), current))
         else:
             current = variable.lower.broadcast_like(variable.labels)
-            variable.lower = xr.where(bound.notnull(), np.maximum(current, bound), current)
+            _set_bounds(variable, lower=xr.where(bound.notnull(), np.maximum(current, bound), current))
         moved += int((constraint.labels >= 0).sum())
         m.remove_constraints(name)
     return moved
