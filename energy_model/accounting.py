@@ -514,7 +514,10 @@ class _Values:
         """Per-snapshot flow [MW] with dims (snapshot, name)."""
         if self.model:
             var = self.n.model.variables[_VARIABLES[(component, attr)]]
-            return var.sel(name=names)
+            if set(names) <= set(var.indexes["name"]):
+                return var.sel(name=names)
+            # inactive assets have no variable: they contribute zero (as in the numeric path)
+            return var.reindex(name=names).fillna(0)
         static = self.n.components[component]
         frame = static.dynamic[attr] if attr in static.dynamic else pd.DataFrame()
         if frame.empty:

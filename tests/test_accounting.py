@@ -461,3 +461,33 @@ def test_zero_local_consumption_reports_zero(tmp_path: Path,
     assert pick(metrics, "target_enforced_share").iloc[0] == 0
     assert "no local consumption" in caplog.text
     assert acc.compute_verdicts(metrics, sc)["status"].tolist() == ["PASS"]
+
+
+def test_enforced_target_with_an_inactive_asset(make_project):
+    """An inactive generator (``active = False``) has no variable in the LP; the enforced share
+    constraint counts it as zero, as the reported share does, instead of failing."""
+    from energy_model.constraints import renewable_share_constraint_name
+    from energy_model.network import apply_scenario, load_network
+    from energy_model.scenario import load_scenario, resolve_project_path
+    from energy_model.solve import solve
+
+    path = make_project(
+        "targets: [{name: t, indicator: electricity, min_share: 0.3, enforce: true, source: test}]\n"
+    )
+    network_dir = path.parents[1] / "networks" / "toy"
+    generators = pd.read_csv(network_dir / "generators.csv")
+    spare = generators[generators["name"] == "wind"].assign(name="wind_spare")
+    pd.concat([generators.assign(active=True), spare.assign(active=False)]).to_csv(
+        network_dir / "generators.csv", index=False
+    )
+    series = pd.read_csv(network_dir / "generators-p_max_pu.csv")
+    series["wind_spare"] = series["wind"]
+    series.to_csv(network_dir / "generators-p_max_pu.csv", index=False)
+
+    sc = load_scenario(path)
+    n = load_network(resolve_project_path(path, sc.network))
+    apply_scenario(n, sc, file=path)
+    result = solve(n, sc, path.parents[1])
+    assert result.condition == "optimal"
+    assert renewable_share_constraint_name(sc.targets[0]) in result.duals
+    assert "wind_spare" not in n.model.variables["Generator-p"].indexes["name"]
