@@ -419,8 +419,8 @@ def study_tuning(scenarios: list[str], args: argparse.Namespace) -> pd.DataFrame
 
 def _solver_path(row: Any) -> float:
     """Screen + build + solve + certify [s] of one solve case (absent stages count 0)."""
-    return float(sum(row.get(f"t_{k}_s", 0.0) or 0.0 for k in ("screen", "build", "solve", "certify")
-                     if pd.notna(row.get(f"t_{k}_s", 0.0))))
+    stages = (row.get(f"t_{k}_s") for k in ("screen", "build", "solve", "certify"))
+    return float(sum(t for t in stages if pd.notna(t)))
 
 
 def study_aggregation(scenarios: list[str], args: argparse.Namespace) -> pd.DataFrame:
@@ -486,11 +486,7 @@ def study_screening(scenarios: list[str], args: argparse.Namespace) -> pd.DataFr
             rows.append(run_case(case, args.timeout))
     table = pd.DataFrame(rows)
     if "objective" in table.columns:
-        timed = table.assign(
-            t_solver_path_s=table[["t_screen_s", "t_build_s", "t_solve_s", "t_certify_s"]]
-            .fillna(0)
-            .sum(axis=1)
-        )
+        timed = table.assign(t_solver_path_s=table.apply(_solver_path, axis=1))
         off = timed[timed["label"] == "screening_off"].set_index("scenario")
         timed["speedup_solver_path"] = timed["scenario"].map(off["t_solver_path_s"]) / timed["t_solver_path_s"]
         timed["objective_rel_diff"] = timed["objective"] / timed["scenario"].map(off["objective"]) - 1

@@ -11,7 +11,9 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pandas as pd
+import xarray as xr
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -95,9 +97,6 @@ def move_fixed_limits_to_bounds(m: Any) -> int:
     same, HiGHS allocates far less and presolve has less to do. The rows' duals are lost; PyPSA
     does not assign them to the network anyway.
     """
-    import numpy as np  # noqa: PLC0415
-    import xarray as xr  # noqa: PLC0415
-
     moved = 0
     for name in list(m.constraints):
         component, _, rest = name.partition("-fix-")

@@ -12,36 +12,49 @@ Screening removes them without changing the answer:
    extendable capacity that the coarse optimum leaves at its minimum is a *candidate*.
 2. **Fix** (:func:`fix_candidates`): add one row per candidate to the full LP,
    :math:`P_k \le P_k^{min}`, so that presolve removes the candidate and its per-snapshot rows.
-3. **Prove** (:func:`certify`): the restricted optimum is optimal for the unrestricted LP if
-   every candidate's reduced cost is non-negative (below). A candidate that fails is released
-   and the LP solved again (:func:`release`), until all remaining candidates are certified.
+3. **Prove** (:func:`certify`): after the full solve, each candidate is priced at the duals of
+   the restricted optimum (below). A candidate that fails is released and the LP solved again
+   (:func:`release`), until all remaining candidates are certified; a restricted LP that is not
+   optimal is solved again with every option open.
 
-The certificate (LP duality). Let :math:`P_k` be a candidate's capacity variable (linopy keeps it
-free; PyPSA bounds it by rows), :math:`y^{lo}_k \ge 0` the dual of PyPSA's row
-:math:`P_k \ge P^{min}_k` and :math:`y^{fix}_k \le 0` the dual of the screening row
-:math:`P_k \le P^{min}_k`. Stationarity of the restricted optimum gives
+The certificate (Lagrangian pricing, as in column generation). The *block* :math:`B` of a
+candidate is the candidate and the non-electric subsystem around it (:func:`block_members`: a
+hydrogen store together with its electrolyser; a battery alone). Rows whose variables all belong
+to :math:`B` are its own rows :math:`R_B`; every other row :math:`r` that touches :math:`B` is
+shared and enters through its dual :math:`y_r`:
 
 .. math::
 
-    c_k - \sum_{r \in R_k} a_{rk}\, y_r = y^{lo}_k + y^{fix}_k \;=:\; d_k
+    L_B(x) = \sum_{j \in B} \Big(c_j - \sum_{r \notin R_B} a_{rj}\, y_r\Big)\, x_j ,
+    \qquad
+    \text{certified} \iff
+    \min_{x \,\in\, X_B} L_B(x) \;\ge\; L_B(x^0) - \tau
 
 ==================  ============================================================  ==============
 symbol              meaning                                                       unit
 ==================  ============================================================  ==============
-:math:`c_k`         objective coefficient of :math:`P_k` (annualised capital cost)  CNY/(MW·yr)
-:math:`R_k`         the other rows :math:`P_k` appears in (:math:`p_t \le P_k`, …)  –
-:math:`a_{rk}`      coefficient of :math:`P_k` in row *r*                          –
-:math:`y_r`         dual of row *r* at the restricted optimum (HiGHS sign           CNY per unit
-                    convention: ≥ 0 on active ≥ rows, ≤ 0 on active ≤ rows)        of row *r*
-:math:`d_k`         reduced cost of :math:`P_k` without the screening row           CNY/(MW·yr)
+:math:`x_j`         variable *j* of the block (capacities, flows, levels)          MW, MWh
+:math:`c_j`         objective coefficient of :math:`x_j`                          CNY per unit
+:math:`a_{rj}`      coefficient of :math:`x_j` in row *r*                          –
+:math:`y_r`         dual of shared row *r* at the restricted optimum (HiGHS sign   CNY per unit
+                    convention), e.g. the hourly electricity price                of row *r*
+:math:`X_B`         the block's own rows and variable bounds, the candidate's       –
+                    capacity free in :math:`[P^{min}_k, P^{max}_k]` (no screening
+                    row)
+:math:`x^0`         the block's values at the restricted optimum                  MW, MWh
+:math:`\tau`        tolerance :data:`DUAL_TOLERANCE` × (1 + :math:`\sum_j |(c_j -   CNY/yr
+                    \ldots) x^0_j|` + :math:`c_k (P^{max}_k - P^{min}_k)`)
 ==================  ============================================================  ==============
 
-(units shown for power capacities; ``Store`` capacities are in MWh.) Dropping the screening row
-keeps the restricted solution feasible; moving :math:`y^{fix}_k` into :math:`y^{lo}_k` keeps
-stationarity, and the result is dual feasible iff :math:`d_k \ge 0`. Then the primal–dual pair
-satisfies the optimality conditions of the unrestricted LP and the two optima have the same
-objective: the screening is exact, not a heuristic. :math:`-d_k > 0` is what one more unit of
-capacity would save, net of its cost; such a candidate is released and the LP re-solved.
+If the minimum is not below :math:`L_B(x^0)`, the block's part of the restricted solution is
+optimal for its subproblem at the shared prices; the subproblem's duals for the own rows,
+together with the unchanged :math:`y_r`, satisfy the optimality conditions of the unrestricted
+LP, so the screening changed nothing: it is exact, not a heuristic. :math:`L_B(x^0) - \min L_B`
+is what the block could save at the restricted optimum's prices (``pricing_savings_cny_per_yr``
+in ``run.json``). Pricing the block rather than the candidate alone matters when a shared dual
+is degenerate: without a store the electrolyser runs flat out, so how its capacity rent is split
+over the hours (the hydrogen price) is arbitrary, and a store priced alone at such a split
+"saves" money that does not exist.
 
 PyPSA offers no such step (its ``n.optimize`` always builds every extendable option); this module
 is deliberately hand-written on top of linopy's model and HiGHS's duals.
@@ -97,6 +110,8 @@ class Candidate:
     """:math:`P^{min}_k` [MW; MWh for stores]."""
     capital_cost: float
     """:math:`c_k` [CNY per MW (MWh) and year]."""
+    maximum: float = float("inf")
+    """:math:`P^{max}_k` [MW; MWh for stores]; ``inf`` when unlimited."""
 
     @property
     def key(self) -> str:
@@ -116,9 +131,11 @@ class ScreeningReport:
     """Wall time of the coarse proposal: copy, aggregation, LP build and solve [s]."""
     candidates: list[str] = field(default_factory=list)
     savings: dict[str, float] = field(default_factory=dict)
-    """:math:`d_k` of every candidate at the final optimum [CNY per MW (MWh) and year]."""
+    """:math:`L_B(x^0) - \\min L_B` of every candidate's block at the last restricted optimum
+    [CNY/yr]; about zero when certified."""
     released: list[str] = field(default_factory=list)
-    """Candidates whose reduced cost was negative: released and the LP solved again."""
+    """Candidates that would save more than the tolerance, or that the restricted LP could not
+    do without: released and the LP solved again."""
     solves: int = 0
     """Solves of the full LP (1 when the first restricted optimum was certified)."""
 
@@ -228,6 +245,7 @@ def propose_candidates(
                         attribute=attribute,
                         minimum=float(minimum[name]),
                         capital_cost=float(static.at[name, "capital_cost"]),
+                        maximum=float(maximum[name]),
                     )
                 )
     report.candidates = [c.key for c in candidates]
@@ -246,10 +264,9 @@ def _row_name(component: str) -> str:
     return f"{SCREENING_PREFIX}{component}"
 
 
-def fix_candidates(m: linopy.Model, candidates: list[Candidate]) -> list[str]:
+def fix_candidates(m: linopy.Model, candidates: list[Candidate]) -> None:
     r"""Add the screening rows :math:`P_k \le P^{min}_k` to ``m``; one named constraint per
-    component (``Screening-fix-<Component>``, coordinate ``name``). Returns the names added."""
-    names = []
+    component (``Screening-fix-<Component>``, coordinate ``name``)."""
     for component, group in _by_component(candidates).items():
         attribute = group[0].attribute
         variable = m.variables[f"{component}-{attribute}"]
@@ -258,8 +275,6 @@ def fix_candidates(m: linopy.Model, candidates: list[Candidate]) -> list[str]:
         minimum = pd.Series([c.minimum for c in group], index=index)
         name = _row_name(component)
         m.add_constraints(variable.sel({dim: index}) <= minimum.to_xarray(), name=name)
-        names.append(name)
-    return names
 
 
 def _by_component(candidates: list[Candidate]) -> dict[str, list[Candidate]]:
@@ -269,7 +284,7 @@ def _by_component(candidates: list[Candidate]) -> dict[str, list[Candidate]]:
     return groups
 
 
-def _bus_columns(component: str, static: pd.DataFrame) -> list[str]:
+def _bus_columns(static: pd.DataFrame) -> list[str]:
     """Columns of a component table that name buses (``bus``, ``bus0``, ``bus1``, …)."""
     return [c for c in static.columns if c == "bus" or (c.startswith("bus") and c[3:].isdigit())]
 
@@ -297,7 +312,7 @@ def block_members(n: pypsa.Network, candidate: Candidate) -> list[tuple[str, str
 
     def buses_of(component: str, name: str) -> set[str]:
         static = tables[component]
-        values = static.loc[name, _bus_columns(component, static)]
+        values = static.loc[name, _bus_columns(static)]
         return {str(v) for v in values if isinstance(v, str) and v}
 
     members = {(candidate.component, candidate.name)}
@@ -310,7 +325,7 @@ def block_members(n: pypsa.Network, candidate: Candidate) -> list[tuple[str, str
         seen.add(bus)
         for component, static in tables.items():
             attached = np.zeros(len(static), dtype=bool)
-            for column in _bus_columns(component, static):
+            for column in _bus_columns(static):
                 attached |= (static[column] == bus).to_numpy()
             for name in static.index[attached]:
                 members.add((component, str(name)))
@@ -424,8 +439,9 @@ def price_candidate(
     current_point = flat.solution[columns]
     variable = m.variables[f"{candidate.component}-{candidate.attribute}"]
     capacity = int(position[int(variable.labels.sel({variable.dims[0]: candidate.name}).item())])
-    if not np.isfinite(column_upper[capacity]):
-        column_upper[capacity] = candidate.minimum + UNBOUNDED_CAPACITY
+    # linopy keeps capacities free (PyPSA bounds them by rows, which are among the own rows)
+    upper_end = min(candidate.maximum, candidate.minimum + UNBOUNDED_CAPACITY)
+    column_upper[capacity] = min(column_upper[capacity], upper_end)
     matrix = sparse.csr_matrix(
         (
             np.concatenate(matrix_vals) if matrix_vals else [],
@@ -445,7 +461,7 @@ def price_candidate(
         column_upper,
     )
     current = float(gradient @ current_point)
-    span = min(float(column_upper[capacity]), candidate.minimum + UNBOUNDED_CAPACITY) - candidate.minimum
+    span = upper_end - candidate.minimum
     scale = float(np.abs(gradient * current_point).sum())
     tolerance = DUAL_TOLERANCE * (1.0 + scale + abs(candidate.capital_cost) * span)
     return current, best, tolerance
