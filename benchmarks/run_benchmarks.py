@@ -20,7 +20,7 @@ Studies
     and corridor flows.
 ``screening``
     Each scenario solved hourly with and without investment screening
-    (:mod:`energy_model.screening`): time of screen + build + solve + certify, objectives.
+    (:mod:`energy_model.optimization.screening`): time of screen + build + solve + certify, objectives.
 ``crosscheck``
     Model build time linopy vs Pyomo on the same network (and the objective comparison).
 
@@ -114,16 +114,16 @@ def _override_solver_options(options: dict[str, Any]) -> None:
 
 def _count_nonzeros(scenario_path: Path) -> int:
     """Rebuild the scenario's LP and count the non-zeros of its constraint matrix."""
-    from energy_model.constraints import extra_functionality  # noqa: PLC0415
     from energy_model.network import apply_scenario, load_network  # noqa: PLC0415
+    from energy_model.optimization.constraints import extra_functionality  # noqa: PLC0415
+    from energy_model.optimization.model import build_model, lp_size  # noqa: PLC0415
     from energy_model.scenario import load_scenario, resolve_project_path  # noqa: PLC0415
 
     sc = load_scenario(scenario_path)
     n = load_network(resolve_project_path(scenario_path, sc.network), sc.allow_custom_columns)
     apply_scenario(n, sc, file=scenario_path)
-    m = n.optimize.create_model(include_objective_constant=False)
-    extra_functionality(sc, ROOT)(n, n.snapshots)
-    return int(m.matrices.A.nnz)
+    m = build_model(n, extra_functionality(sc, ROOT), limits_as_bounds=False)
+    return lp_size(m, count_nonzeros=True)["nonzeros"]
 
 
 def child_e2e(case: dict[str, Any]) -> dict[str, Any]:
@@ -163,7 +163,7 @@ def child_e2e(case: dict[str, Any]) -> dict[str, Any]:
 def _summaries(n: Any, sc: Any, result: Any) -> dict[str, Any]:
     """Quantities compared across time resolutions."""
     from energy_model.accounting import compute_verdicts  # noqa: PLC0415
-    from energy_model.metrics import compute_metrics  # noqa: PLC0415
+    from energy_model.analysis.metrics import compute_metrics  # noqa: PLC0415
 
     metrics = compute_metrics(n, sc, result, ROOT)
     out: dict[str, Any] = {"objective": result.objective}
@@ -188,7 +188,7 @@ def child_solve(case: dict[str, Any]) -> dict[str, Any]:
         load_scenario,
         resolve_project_path,
     )
-    from energy_model.solve import solve  # noqa: PLC0415
+    from energy_model.optimization.solve import solve  # noqa: PLC0415
     from energy_model.timeseries import apply_time_resolution  # noqa: PLC0415
 
     scenario_path = ROOT / "scenarios" / f"{case['scenario']}.yaml"
@@ -234,7 +234,7 @@ def child_solve(case: dict[str, Any]) -> dict[str, Any]:
 
 def child_crosscheck(case: dict[str, Any]) -> dict[str, Any]:
     """Build times linopy vs Pyomo and objectives on one scenario (optionally aggregated)."""
-    from energy_model.crosscheck import run_crosscheck  # noqa: PLC0415
+    from energy_model.analysis.crosscheck import run_crosscheck  # noqa: PLC0415
     from energy_model.network import apply_scenario, load_network  # noqa: PLC0415
     from energy_model.scenario import TimeResolution, load_scenario, resolve_project_path  # noqa: PLC0415
 
@@ -270,13 +270,12 @@ def _build_times(n: Any, sc: Any, case: dict[str, Any]) -> dict[str, Any]:
     """Build the same LP with linopy (PyPSA) and with Pyomo, without solving; time and size."""
     import gc  # noqa: PLC0415
 
-    from energy_model.constraints import extra_functionality, move_fixed_limits_to_bounds  # noqa: PLC0415
-    from energy_model.crosscheck import build_pyomo_model  # noqa: PLC0415
+    from energy_model.analysis.crosscheck import build_pyomo_model  # noqa: PLC0415
+    from energy_model.optimization.constraints import extra_functionality  # noqa: PLC0415
+    from energy_model.optimization.model import build_model  # noqa: PLC0415
 
     start = time.perf_counter()
-    m = n.optimize.create_model(include_objective_constant=False)
-    extra_functionality(sc, ROOT)(n, n.snapshots)
-    move_fixed_limits_to_bounds(m)  # as the engine's build does
+    m = build_model(n, extra_functionality(sc, ROOT))  # as the engine's build does
     build_linopy = time.perf_counter() - start
     peak_linopy = _peak_memory_mb()
     size_linopy = (int(m.nvars), int(m.ncons))

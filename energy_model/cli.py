@@ -86,9 +86,9 @@ def run_scenario(scenario_path: Path, project_root: Path, results_root: Path) ->
     from energy_model import results  # noqa: PLC0415
     from energy_model.accounting import compute_verdicts  # noqa: PLC0415
     from energy_model.checks import check_shares  # noqa: PLC0415
-    from energy_model.metrics import compute_metrics  # noqa: PLC0415
+    from energy_model.analysis.metrics import compute_metrics  # noqa: PLC0415
     from energy_model.scenario import scenario_to_yaml  # noqa: PLC0415
-    from energy_model.solve import solve  # noqa: PLC0415
+    from energy_model.optimization.solve import solve  # noqa: PLC0415
 
     timer = results.StageTimer()
     mark = time.perf_counter()
@@ -311,7 +311,7 @@ def _compare(results_root: Path, dirs: list[Path]) -> int:
 
 def cmd_crosscheck(args: argparse.Namespace) -> int:
     """Solve the scenario with PyPSA/linopy and with the independent Pyomo LP; compare."""
-    from energy_model.crosscheck import run_crosscheck  # noqa: PLC0415
+    from energy_model.analysis.crosscheck import run_crosscheck  # noqa: PLC0415
 
     path = Path(args.scenario)
     project_root = _project_root(path, args.project_root)

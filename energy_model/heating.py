@@ -25,9 +25,9 @@ import numpy as np
 import pandas as pd
 
 from energy_model.exceptions import InputError
-from energy_model.metrics import METRIC_COLUMNS
-from energy_model.metrics import row as _row
-from energy_model.network import local_buses
+from energy_model.network import HEAT_BUS_CARRIER, local_buses
+from energy_model.tables import METRIC_COLUMNS
+from energy_model.tables import row as _row
 
 if TYPE_CHECKING:
     import pypsa
@@ -799,7 +799,7 @@ def compute_heating_metrics(n: pypsa.Network, sc: Scenario) -> pd.DataFrame:
     """
     weights = n.snapshot_weightings.generators
     store_weights = n.snapshot_weightings.stores
-    heat_buses = n.buses.index[n.buses.carrier == "heat"]
+    heat_buses = n.buses.index[n.buses.carrier == HEAT_BUS_CARRIER]
     rows: list[dict] = []
     if heat_buses.empty:
         return pd.DataFrame(columns=METRIC_COLUMNS)

@@ -116,6 +116,85 @@ def local_buses(n: pypsa.Network, region: str) -> pd.Index:
     return n.buses.index[local_bus_mask(n.buses, region).to_numpy()]
 
 
+#: Bus carrier of heat buses (see docs/heating.md); the one definition of a "heat bus".
+HEAT_BUS_CARRIER = "heat"
+
+
+def heat_buses(n: pypsa.Network, buses: Iterable[str] | None = None) -> pd.Index:
+    """Names of the heat buses (bus carrier :data:`HEAT_BUS_CARRIER`), within ``buses`` if given."""
+    index = n.buses.index if buses is None else pd.Index(list(buses))
+    carriers = n.buses.loc[index, "carrier"].astype(str)
+    return index[(carriers == HEAT_BUS_CARRIER).to_numpy()]
+
+
+def border_flows(
+    n: pypsa.Network, region: str, components: tuple[str, ...] = ("Link", "Line")
+) -> pd.DataFrame:
+    """Hourly flow leaving the region over each branch that crosses its border [MW].
+
+    A branch (link or line) crosses the border when exactly one of ``bus0``/``bus1`` is local
+    (:func:`local_buses`). Its flow is what it withdraws at the local end: ``p0`` when ``bus0``
+    is local, ``p1`` when ``bus1`` is. Positive = power leaves the region (export), negative =
+    power enters it (import). Never netted across branches.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Snapshots × branch names (links first, then lines, each in network order) [MW].
+    """
+    local = set(local_buses(n, region))
+    columns: dict[str, pd.Series] = {}
+    for component in components:
+        static = n.components[component].static
+        dynamic = n.components[component].dynamic
+        for name, bus0, bus1 in zip(static.index, static["bus0"], static["bus1"], strict=True):
+            in0, in1 = bus0 in local, bus1 in local
+            if in0 == in1:
+                continue
+            flow = dynamic["p0" if in0 else "p1"]
+            columns[str(name)] = flow[name] if name in flow else pd.Series(0.0, index=n.snapshots)
+    return pd.DataFrame(columns, index=n.snapshots)
+
+
+def border_corridors(n: pypsa.Network, region: str) -> dict[str, list[str]]:
+    """Group the border-crossing branches into corridors, keyed by the corridor's label.
+
+    A corridor is the set of links and lines joining the same local bus and external bus with
+    the same carrier, e.g. an export link and its reverse ``…_import`` link. It is labelled
+    after its first export-direction link (``bus0`` local), else its first member.
+    """
+    local = set(local_buses(n, region))
+    members: dict[tuple[str, str, str], list[tuple[str, bool]]] = {}
+    for component in ("Link", "Line"):
+        static = n.components[component].static
+        for name, row in static.iterrows():
+            for port, other in ((0, 1), (1, 0)):
+                here, there = row[f"bus{port}"], row[f"bus{other}"]
+                if here in local and there not in local:
+                    key = (str(here), str(there), str(row.get("carrier", "")))
+                    members.setdefault(key, []).append((str(name), port == 0))
+    corridors: dict[str, list[str]] = {}
+    for parts in members.values():
+        outward = [name for name, is_bus0 in parts if is_bus0]
+        label = outward[0] if outward else parts[0][0]
+        corridors[label] = [name for name, _ in parts]
+    return corridors
+
+
+def corridor_flows(n: pypsa.Network, region: str) -> pd.DataFrame:
+    """Net flow of each border corridor (:func:`border_corridors`) at its local end [MW].
+
+    The sum of :func:`border_flows` over the corridor's branches: positive = export,
+    negative = import.
+    """
+    flows = border_flows(n, region)
+    columns = {
+        label: flows[names].sum(axis=1) if names else pd.Series(0.0, index=n.snapshots)
+        for label, names in border_corridors(n, region).items()
+    }
+    return pd.DataFrame(columns, index=n.snapshots)
+
+
 def configure_pypsa() -> None:
     """Set the PyPSA options the engine relies on (explicit, so no FutureWarnings)."""
     pypsa.options.api.legacy_string_dtype = False

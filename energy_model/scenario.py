@@ -65,7 +65,7 @@ class SnapshotWindow(StrictModel):
 
 
 class ScreeningConfig(StrictModel):
-    """Investment screening (:mod:`energy_model.screening`): extendable capacities that a
+    """Investment screening (:mod:`energy_model.optimization.screening`): extendable capacities that a
     coarse run leaves unbuilt are fixed in the full LP, and their reduced costs prove afterwards
     that fixing them did not change the optimum (a failing one is released and the LP re-solved)."""
 
@@ -88,7 +88,7 @@ class SolverConfig(StrictModel):
     """HiGHS options. Default: dual simplex, measured 3.6x faster than IPM on the full-year
     plan-2022 LP (docs/performance.md); e.g. ``{solver: ipm, run_crossover: "off"}`` for IPM."""
     screening: ScreeningConfig = Field(default_factory=ScreeningConfig)
-    """Investment screening before the solve (exact; see :mod:`energy_model.screening`)."""
+    """Investment screening before the solve (exact; see :mod:`energy_model.optimization.screening`)."""
 
 
 class Override(StrictModel):

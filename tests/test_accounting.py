@@ -12,6 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from energy_model import accounting as acc
+from energy_model.optimization import constraints
+from energy_model.optimization.reachable import compute_max_reachable_share
 from energy_model.exceptions import InputError
 from energy_model.scenario import AccountingConfig, Scenario, SolverConfig, Target
 
@@ -331,11 +333,11 @@ def solve_enforced(indicator: str, share: float, root: Path) -> tuple[
         n = investment_network()
 
         def extra(n: pypsa.Network, sns: pd.Index) -> None:
-            name = acc.add_renewable_share_constraint(n, sns, sc, "goal", root)
+            name = constraints.add_renewable_share_constraint(n, sns, sc, "goal", root)
             assert name == "GlobalConstraint-renewable_share_goal"
 
         solve(n, extra)
-        metrics = acc.compute_share_metrics(n, sc, root, acc.read_share_duals(n, sc))
+        metrics = acc.compute_share_metrics(n, sc, root, constraints.read_duals(n.model, sc))
         _SOLVED[key] = (n, metrics, sc)
     return _SOLVED[key]
 
@@ -345,7 +347,7 @@ def test_constraint_binds_and_agrees_with_metric(tables_root: Path, indicator: s
                                                  share: float) -> None:
     n, metrics, sc = solve_enforced(indicator, share, tables_root)
     name = "GlobalConstraint-renewable_share_goal"
-    assert acc.read_share_duals(n, sc)[name] != 0  # the target binds
+    assert constraints.read_duals(n.model, sc)[name] != 0  # the target binds
     got = pick(metrics, "target_enforced_share").iloc[0]
     assert got == pytest.approx(share * 100, abs=1e-6)
     # metric (numbers) and constraint (linopy expression evaluated at the solution) agree
@@ -379,12 +381,12 @@ def test_unreachable_target(tmp_path: Path) -> None:
     n.remove("StorageUnit", "battery")
     status, _ = n.optimize(
         solver_name="highs", include_objective_constant=False,
-        extra_functionality=lambda n, sns: acc.add_renewable_share_constraint(n, sns, sc, "goal",
+        extra_functionality=lambda n, sns: constraints.add_renewable_share_constraint(n, sns, sc, "goal",
                                                                               root),
         **SIMPLEX.options,
     )
     assert status != "ok"
-    best = acc.compute_max_reachable_share(n, sc, "goal", root)
+    best = compute_max_reachable_share(n, sc, "goal", root)
     wind = 50 * (0.9 + 0.2 + 0.6 + 0.1)
     load = 80 + 100 + 90 + 120
     expected = (0.3 * wind + 20) / (0.3 * load + 120)
@@ -417,7 +419,7 @@ def test_baseline_2018_reproduces_plan_share() -> None:
     """Calibration: the 2018 baseline gives 23 % +- 2 pp (coal-equivalent, pro rata)."""
     from energy_model.network import apply_scenario, load_network
     from energy_model.scenario import load_scenario, resolve_project_path
-    from energy_model.solve import solve as solve_scenario
+    from energy_model.optimization.solve import solve as solve_scenario
 
     path = ROOT / "scenarios" / "baseline-2018.yaml"
     if not path.is_file():
@@ -466,10 +468,10 @@ def test_zero_local_consumption_reports_zero(tmp_path: Path,
 def test_enforced_target_with_an_inactive_asset(make_project):
     """An inactive generator (``active = False``) has no variable in the LP; the enforced share
     constraint counts it as zero, as the reported share does, instead of failing."""
-    from energy_model.constraints import renewable_share_constraint_name
+    from energy_model.optimization.constraints import renewable_share_constraint_name
     from energy_model.network import apply_scenario, load_network
     from energy_model.scenario import load_scenario, resolve_project_path
-    from energy_model.solve import solve
+    from energy_model.optimization.solve import solve
 
     path = make_project(
         "targets: [{name: t, indicator: electricity, min_share: 0.3, enforce: true, source: test}]\n"

@@ -20,7 +20,7 @@ from energy_model import checks
 from energy_model.exceptions import PhysicsCheckError
 from energy_model.network import apply_scenario, configure_pypsa, load_network
 from energy_model.scenario import Scenario, load_scenario, resolve_project_path
-from energy_model.solve import solve
+from energy_model.optimization.solve import solve
 
 EXAMPLES = Path(__file__).parent / "data" / "pypsa-examples"
 TOY = Path(__file__).parent / "data" / "networks" / "toy"
@@ -217,7 +217,7 @@ def test_enforced_target_must_hold():
 
 def test_solve_runs_the_checks(make_project, monkeypatch):
     """solve() calls check_solution after assigning the solution; its error propagates."""
-    import energy_model.solve as solve_module
+    import energy_model.optimization.solve as solve_module
 
     seen = []
 

@@ -16,7 +16,7 @@ import yaml
 
 from energy_model import accounting as acc
 from energy_model import cli
-from energy_model.crosscheck import (
+from energy_model.analysis.crosscheck import (
     OBJECTIVE_RTOL,
     CrosscheckUnsupportedError,
     build_pyomo_model,

@@ -31,7 +31,8 @@ from energy_model import accounting, checks
 from energy_model.exceptions import InfeasibleError
 from energy_model.network import configure_pypsa
 from energy_model.scenario import Scenario
-from energy_model.solve import solve
+from energy_model.optimization.reachable import compute_max_reachable_share
+from energy_model.optimization.solve import solve
 
 TESTS = Path(__file__).parent
 ROOT = TESTS.parent
@@ -109,7 +110,7 @@ def test_random_networks(case, tables):
     except InfeasibleError:
         # infeasible only when the target is out of reach
         fresh = n.copy()
-        reachable = accounting.compute_max_reachable_share(fresh, sc, "goal", tables)
+        reachable = compute_max_reachable_share(fresh, sc, "goal", tables)
         assert reachable < share + 1e-4, (reachable, share)
         return
 

@@ -1,4 +1,4 @@
-"""Investment screening (energy_model.screening): fixing unbuilt options never changes the optimum.
+"""Investment screening (energy_model.optimization.screening): fixing unbuilt options never changes the optimum.
 
 Every test compares the screened solve with the plain solve of the same network (screening
 switched off): the objectives must agree to 1e-9 relative, whether the candidates are certified,
@@ -22,9 +22,9 @@ import pandas as pd
 import pypsa
 import pytest
 
-from energy_model import screening
+from energy_model.optimization import screening
 from energy_model.scenario import Scenario, ScreeningConfig, SolverConfig
-from energy_model.solve import solve
+from energy_model.optimization.solve import solve
 
 pypsa.options.api.legacy_string_dtype = False
 
@@ -113,7 +113,7 @@ def test_profitable_battery_is_released_and_the_optimum_is_unchanged(tmp_path, m
         candidate = screening.Candidate("StorageUnit", "battery", "p_nom", 0.0, 100.0)
         return [candidate], screening.ScreeningReport(enabled=True, candidates=[candidate.key])
 
-    monkeypatch.setattr("energy_model.solve.propose_candidates", propose)
+    monkeypatch.setattr("energy_model.optimization.solve.propose_candidates", propose)
     plain, screened, plain_n, n = _solve_both(lambda: _network(battery_cost=100), tmp_path)
     assert plain_n.storage_units.at["battery", "p_nom_opt"] > 1  # it does pay
     assert screened.screening["released"] == ["StorageUnit:battery"]
@@ -130,7 +130,7 @@ def test_candidate_needed_for_feasibility_is_released(tmp_path, monkeypatch):
         candidate = screening.Candidate("Link", "electrolysis", "p_nom", 0.0, 500.0)
         return [candidate], screening.ScreeningReport(enabled=True, candidates=[candidate.key])
 
-    monkeypatch.setattr("energy_model.solve.propose_candidates", propose)
+    monkeypatch.setattr("energy_model.optimization.solve.propose_candidates", propose)
     plain, screened, _, _ = _solve_both(lambda: _network(1e6, hydrogen=True), tmp_path)
     assert screened.screening["released"] == ["Link:electrolysis"]
     assert screened.objective == pytest.approx(plain.objective, rel=1e-9)

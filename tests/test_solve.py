@@ -15,11 +15,11 @@ from __future__ import annotations
 
 import pytest
 
-from energy_model.constraints import export_contract_name
+from energy_model.optimization.constraints import export_contract_name
 from energy_model.exceptions import InfeasibleError
 from energy_model.network import apply_scenario, load_network
 from energy_model.scenario import load_scenario, resolve_project_path
-from energy_model.solve import solve
+from energy_model.optimization.solve import solve
 
 
 def prepare(path):
@@ -73,7 +73,7 @@ def test_solver_options_reach_highs(make_project):
 def test_fixed_limit_rows_become_variable_bounds(make_project):
     """PyPSA's ``Generator-fix-p-upper`` rows (p <= p_max_pu * p_nom) turn into bounds with the
     same values; the optimum is unchanged (hand-computed 49,200 CNY above)."""
-    from energy_model.constraints import move_fixed_limits_to_bounds
+    from energy_model.optimization.constraints import move_fixed_limits_to_bounds
 
     sc, n = prepare(make_project())
     m = n.optimize.create_model(include_objective_constant=False)
@@ -96,7 +96,7 @@ def test_store_capacity_is_reported_in_mwh(tmp_path):
     import pandas as pd
     import pypsa
 
-    from energy_model.metrics import compute_core_metrics
+    from energy_model.analysis.metrics import compute_core_metrics
     from energy_model.scenario import Scenario
 
     pypsa.options.api.legacy_string_dtype = False

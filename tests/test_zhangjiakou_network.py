@@ -153,8 +153,8 @@ def test_build_reproduces_committed_csvs_byte_for_byte(tmp_path):
 def test_plan_2022_full_year_engine_equals_plain_pypsa(tmp_path):
     """The engine's full-year solve (limit rows as bounds, investment screening with its pricing
     certificate) reaches the same optimum as plain ``n.optimize`` with every option open."""
-    from energy_model.constraints import extra_functionality
-    from energy_model.solve import solve
+    from energy_model.optimization.constraints import extra_functionality
+    from energy_model.optimization.solve import solve
 
     path = ROOT / "scenarios" / "plan-2022.yaml"
     sc = load_scenario(path)

@@ -11,7 +11,7 @@ storage unit, an export link to Beijing, a heat pump link (COP from a synthetic 
 a hot-water store. All numbers are invented round values chosen to make every figure non-empty
 (curtailment, exports, storage cycling, heat-pump use); they describe no real system.
 
-Metrics are computed with the project's ``energy_model.metrics.compute_core_metrics`` in the
+Metrics are computed with the project's ``energy_model.analysis.metrics.compute_core_metrics`` in the
 tidy layout of ``metrics.csv`` (``metric, variant, carrier, bus, value, unit``). The renewable share in this
 toy is a simple electricity-only share of local demand (renewable generation attributed to
 local use and exports by three rules), which is enough to test the figures; the project's real
@@ -169,9 +169,11 @@ def build_toy() -> pypsa.Network:
 
 def compute_toy_metrics(n: pypsa.Network, objective: float) -> pd.DataFrame:
     """Tidy metrics of the solved toy: the project's core metrics plus a toy renewable share."""
-    from energy_model.metrics import METRIC_COLUMNS, compute_core_metrics, corridor_flows, row
+    from energy_model.analysis.metrics import compute_core_metrics
+    from energy_model.network import border_flows
+    from energy_model.optimization.solve import SolveResult
     from energy_model.scenario import Scenario
-    from energy_model.solve import SolveResult
+    from energy_model.tables import METRIC_COLUMNS, row
 
     sc = Scenario(name="solved_toy", network="tests/data/solved_toy", year=2022)
     result = SolveResult(status="ok", condition="optimal", objective=objective)
@@ -183,7 +185,7 @@ def compute_toy_metrics(n: pypsa.Network, objective: float) -> pd.DataFrame:
     # (``renewable_share``, variant ``<valuation>|<rule>``) = electricity share x 0.7
     # (coal-equivalent) or x 0.4 (calorific). Invented factors: the toy has no final-energy data.
     weights = n.snapshot_weightings.generators
-    exported = float(corridor_flows(n, REGION).clip(lower=0).mul(weights, axis=0).sum().sum())
+    exported = float(border_flows(n, REGION, components=("Link",)).clip(lower=0).mul(weights, axis=0).sum().sum())
     gen = n.generators_t.p.mul(weights, axis=0).sum()
     local_gens = n.generators.index[n.generators.bus == "zjk_ac"]
     re_gen = float(gen[local_gens[n.generators.carrier[local_gens].isin(["onwind", "solar"])]].sum())

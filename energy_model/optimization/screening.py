@@ -67,9 +67,16 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+import highspy
 import numpy as np
 import pandas as pd
 from scipy import sparse
+
+from energy_model.optimization.compat import variable_label_count
+from energy_model.optimization.constraints import extra_functionality
+from energy_model.optimization.model import auxiliary_solver_options, build_model, run_highs
+from energy_model.scenario import ELECTRICITY_BUS_CARRIERS, TimeResolution
+from energy_model.timeseries import compute_time_resolution
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -176,23 +183,14 @@ def coarse_capacities(
     Returns ``None`` when the coarse LP does not solve to optimality (no proposal is made).
     The index is ``Component:name``; values in MW (MWh for stores).
     """
-    from energy_model.constraints import extra_functionality, move_fixed_limits_to_bounds  # noqa: PLC0415
-    from energy_model.scenario import TimeResolution  # noqa: PLC0415
-    from energy_model.timeseries import compute_time_resolution  # noqa: PLC0415
-
     aggregated = compute_time_resolution(n, TimeResolution(method="segment", segments=segments))
     if aggregated is None:
         return None
     coarse, _ = aggregated
-    m = coarse.optimize.create_model(include_objective_constant=False)
-    extra_functionality(sc, project_root)(coarse, coarse.snapshots)
-    move_fixed_limits_to_bounds(m)
-    options = dict(sc.solver.options)
-    options.update(output_flag=False, log_to_console=False)
-    options.pop("log_file", None)
-    status, condition = m.solve(solver_name=sc.solver.name, io_api="direct", **options)
-    if status != "ok" or condition != "optimal":
-        logger.info("screening: the coarse LP ended '%s'; no candidates proposed", condition)
+    m = build_model(coarse, extra_functionality(sc, project_root))
+    run = run_highs(m, auxiliary_solver_options(sc.solver.options))
+    if not run.optimal:
+        logger.info("screening: the coarse LP ended '%s'; no candidates proposed", run.condition)
         return None
     values = {}
     for component, attribute, static in _extendable(coarse):
@@ -300,7 +298,6 @@ def block_members(n: pypsa.Network, candidate: Candidate) -> list[tuple[str, str
     optimum happened to split a degenerate dual (e.g. the electrolyser's capacity rent over
     hours in which it runs flat out).
     """
-    from energy_model.scenario import ELECTRICITY_BUS_CARRIERS  # noqa: PLC0415
 
     carriers = n.buses["carrier"].fillna("").astype(str)
     expandable = set(carriers.index[~carriers.isin([*ELECTRICITY_BUS_CARRIERS, ""])])
@@ -358,7 +355,7 @@ class _FlatModel:
     """The solved linopy model flattened once into arrays (shared by all candidates' pricing)."""
 
     def __init__(self, m: linopy.Model) -> None:
-        size = max(int(m._xCounter), 1)  # noqa: SLF001 - next free variable label
+        size = max(variable_label_count(m), 1)
         self.lower = np.full(size, -np.inf)
         self.upper = np.full(size, np.inf)
         self.solution = np.zeros(size)
@@ -482,8 +479,6 @@ def _solve_block(
     the electrolyser runs flat out). Its optimality gap (1e-8 relative) is ten times smaller than
     the certificate's tolerance :data:`DUAL_TOLERANCE`.
     """
-    import highspy  # noqa: PLC0415
-
     infinity = highspy.kHighsInf
     lp = highspy.HighsLp()
     csc = matrix.tocsc()

@@ -13,13 +13,17 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from energy_model.checks import check_solution
-from energy_model.constraints import (
-    constraint_names,
-    extra_functionality,
-    move_fixed_limits_to_bounds,
-)
 from energy_model.exceptions import InfeasibleError
-from energy_model.screening import certify, fix_candidates, propose_candidates, release
+from energy_model.optimization.constraints import extra_functionality, read_duals
+from energy_model.optimization.diagnose import diagnose_infeasibility
+from energy_model.optimization.model import (
+    build_model,
+    lp_size,
+    main_solver_options,
+    run_highs,
+    write_solution,
+)
+from energy_model.optimization.screening import certify, fix_candidates, propose_candidates, release
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -55,7 +59,7 @@ class SolveResult:
     solver_options
         Options passed to the solver.
     screening
-        What the investment screening did (:meth:`energy_model.screening.ScreeningReport.as_dict`).
+        What the investment screening did (:meth:`energy_model.optimization.screening.ScreeningReport.as_dict`).
     """
 
     status: str
@@ -66,20 +70,6 @@ class SolveResult:
     lp_size: dict[str, int] = field(default_factory=dict)
     solver_options: dict[str, Any] = field(default_factory=dict)
     screening: dict[str, Any] = field(default_factory=dict)
-
-
-def _lp_size(m: Any) -> dict[str, int]:
-    """Count variables, constraints and non-zeros of a linopy model."""
-    try:
-        matrices = m.matrices
-        nonzeros = int(matrices.A.nnz) if matrices.A is not None else 0
-    except Exception:  # noqa: BLE001 - size is informative only
-        nonzeros = -1
-    return {
-        "variables": int(m.nvars),
-        "constraints": int(m.ncons),
-        "nonzeros": nonzeros,
-    }
 
 
 def solve(
@@ -107,7 +97,7 @@ def solve(
         Also count the non-zeros of the constraint matrix (costs a matrix build).
     diagnose
         On a non-optimal end, re-solve a relaxed copy
-        (:func:`energy_model.diagnose.diagnose_infeasibility`) and put its summary into the
+        (:func:`energy_model.optimization.diagnose.diagnose_infeasibility`) and put its summary into the
         error message.
 
     Raises
@@ -118,11 +108,7 @@ def solve(
     PhysicsCheckError
         When the solution violates a physical invariant (:func:`energy_model.checks.check_solution`).
     """
-    options: dict[str, Any] = dict(sc.solver.options)
-    if log_file is not None:
-        options.setdefault("log_file", str(log_file))
-    options.setdefault("output_flag", log_file is not None)
-    options.setdefault("log_to_console", False)
+    options = main_solver_options(sc.solver.options, log_file)
     timings: dict[str, float] = {}
 
     start = time.perf_counter()
@@ -130,38 +116,37 @@ def solve(
     timings["screen"] = time.perf_counter() - start
 
     start = time.perf_counter()
-    m = n.optimize.create_model(include_objective_constant=False)
-    extra_functionality(sc, project_root)(n, n.snapshots)
-    moved = move_fixed_limits_to_bounds(m)
-    logger.info("moved %d single-variable limit rows to variable bounds", moved)
+    m = build_model(n, extra_functionality(sc, project_root))
     if candidates and len(m.integers):
         screening.reason = "the model has integer variables; the LP certificate does not apply"
         candidates = []
     fix_candidates(m, candidates)
     timings["build"] = time.perf_counter() - start
-    lp_size = _lp_size(m) if count_nonzeros else {"variables": int(m.nvars), "constraints": int(m.ncons)}
+    size = lp_size(m, count_nonzeros=count_nonzeros)
     logger.info(
         "built LP in %.2f s: %d variables, %d constraints",
         timings["build"],
-        lp_size["variables"],
-        lp_size["constraints"],
+        size["variables"],
+        size["constraints"],
     )
 
     timings["solve"] = 0.0
     while True:
-        start = time.perf_counter()
-        status, condition = m.solve(solver_name=sc.solver.name, io_api="direct", **options)
-        timings["solve"] += time.perf_counter() - start
+        run = run_highs(m, options)
+        timings["solve"] += run.seconds
         screening.solves += 1
         logger.info(
-            "solver finished in %.2f s: status %s, condition %s", timings["solve"], status, condition
+            "solver finished in %.2f s: status %s, condition %s",
+            timings["solve"],
+            run.status,
+            run.condition,
         )
         if not candidates:
             break
-        if status != "ok" or condition != "optimal":
+        if not run.optimal:
             logger.warning(
                 "screening: the restricted LP ended '%s'; solving again with every option open",
-                condition,
+                run.condition,
             )
             screening.released += [c.key for c in candidates]
             candidates = release(m, candidates, [])
@@ -185,40 +170,32 @@ def solve(
         )
         screening.released += [c.key for c in failing]
         candidates = release(m, candidates, [c for c in candidates if c not in failing])
-    if status != "ok" or condition != "optimal":
+    if not run.optimal:
         message = (
-            f"scenario '{sc.name}': the optimisation ended with status '{status}' and "
-            f"condition '{condition}', not optimal; no result was written"
+            f"scenario '{sc.name}': the optimisation ended with status '{run.status}' and "
+            f"condition '{run.condition}', not optimal; no result was written"
         )
         if diagnose:
-            from energy_model.diagnose import diagnose_infeasibility  # noqa: PLC0415
-
             try:
-                diagnosis = diagnose_infeasibility(n, sc, project_root, condition=str(condition))
+                diagnosis = diagnose_infeasibility(n, sc, project_root, condition=run.condition)
                 message = f"{message}. Diagnosis: {diagnosis.summary}"
             except Exception as err:  # noqa: BLE001 - the original failure must be reported
                 logger.warning("diagnosis failed: %s: %s", type(err).__name__, err)
                 message = f"{message} (diagnosis failed: {type(err).__name__}: {err})"
-        raise InfeasibleError(message, status=str(status), condition=str(condition))
+        raise InfeasibleError(message, status=run.status, condition=run.condition)
 
     start = time.perf_counter()
-    n.optimize.assign_solution()
-    n.optimize.assign_duals(False)
-    n.optimize.post_processing()
+    write_solution(n)
     check_solution(n, sc)
-    duals = {
-        name: float(m.constraints[name].dual.values.item())
-        for name in constraint_names(sc)
-        if name in m.constraints
-    }
+    duals = read_duals(m, sc)
     timings["post"] = time.perf_counter() - start
     return SolveResult(
-        status=str(status),
-        condition=str(condition),
+        status=run.status,
+        condition=run.condition,
         objective=float(m.objective.value),
         duals=duals,
         timings=timings,
-        lp_size=lp_size,
+        lp_size=size,
         solver_options=options,
         screening=screening.as_dict(),
     )

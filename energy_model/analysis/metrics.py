@@ -3,7 +3,8 @@
 Reads a solved ``pypsa.Network`` and the ``SolveResult``; returns a long table with columns
 ``metric, variant, carrier, bus, value, unit`` (ids, never display names). Built on
 ``n.statistics(..., nice_names=False)``; the renewable-share accounting lives in
-:mod:`energy_model.accounting` and the heating metrics in :mod:`energy_model.heating`.
+:mod:`energy_model.accounting` and the heating metrics in :mod:`energy_model.heating`; rows
+are built with the helpers of :mod:`energy_model.tables`.
 """
 
 from __future__ import annotations
@@ -14,7 +15,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from energy_model.network import local_buses
+from energy_model import accounting, heating
+from energy_model.network import HEAT_BUS_CARRIER, border_flows
+from energy_model.tables import METRIC_COLUMNS, MWH_PER_TWH, row
+from energy_model.tables import tidy as _tidy
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -22,68 +26,9 @@ if TYPE_CHECKING:
     import pypsa
 
     from energy_model.scenario import Scenario
-    from energy_model.solve import SolveResult
+    from energy_model.optimization.solve import SolveResult
 
 logger = logging.getLogger(__name__)
-
-METRIC_COLUMNS = ["metric", "variant", "carrier", "bus", "value", "unit"]
-MWH_PER_TWH = 1e6
-
-
-def _tidy(series: pd.Series, metric: str, unit: str) -> pd.DataFrame:
-    """Turn a ``(component, bus, carrier)`` statistics series into tidy rows."""
-    if series.empty:
-        return pd.DataFrame(columns=METRIC_COLUMNS)
-    frame = series.rename("value").reset_index()
-    frame = frame.rename(columns={"component": "variant"})
-    for column in ("variant", "bus", "carrier"):
-        if column not in frame.columns:
-            frame[column] = ""
-    frame["metric"] = metric
-    frame["unit"] = unit
-    return frame[METRIC_COLUMNS]
-
-
-def row(
-    metric: str,
-    value: float,
-    unit: str,
-    variant: str = "",
-    carrier: str = "",
-    bus: str = "",
-) -> dict[str, object]:
-    """One metrics row as a dict (helper for metric functions)."""
-    return {
-        "metric": metric,
-        "variant": variant,
-        "carrier": carrier,
-        "bus": bus,
-        "value": float(value),
-        "unit": unit,
-    }
-
-
-def corridor_flows(n: pypsa.Network, region: str) -> pd.DataFrame:
-    """Hourly export (+) / import (−) at the local end of each link crossing the region border.
-
-    Returns
-    -------
-    pandas.DataFrame
-        Snapshots × links [MW], positive when power leaves the region; only links with exactly
-        one end inside the region.
-    """
-    local = local_buses(n, region)
-    in0 = n.links.bus0.isin(local)
-    in1 = n.links.bus1.isin(local)
-    outward = n.links.index[in0 & ~in1]
-    inward = n.links.index[in1 & ~in0]
-    flows = pd.concat(
-        [n.links_t.p0.reindex(columns=outward, fill_value=0.0),
-         n.links_t.p1.reindex(columns=inward, fill_value=0.0)],
-        axis=1,
-    )
-    return flows
-
 
 def compute_core_metrics(n: pypsa.Network, sc: Scenario, result: SolveResult) -> pd.DataFrame:
     """Capacities, energy balance, curtailment, costs, prices, corridor flows and storage.
@@ -95,7 +40,7 @@ def compute_core_metrics(n: pypsa.Network, sc: Scenario, result: SolveResult) ->
     sc
         The scenario (for the accounting region).
     result
-        Outcome of :func:`energy_model.solve.solve`.
+        Outcome of :func:`energy_model.optimization.solve.solve`.
     """
     stats = n.statistics
     groupby = ["bus", "carrier"]
@@ -133,7 +78,7 @@ def compute_core_metrics(n: pypsa.Network, sc: Scenario, result: SolveResult) ->
             rows.append(row("available_energy", total / MWH_PER_TWH, "TWh", carrier=str(carrier)))
 
     # Corridor flows [TWh], full-load hours of each corridor [h].
-    flows = corridor_flows(n, sc.accounting.region)
+    flows = border_flows(n, sc.accounting.region, components=("Link",))
     for link in flows.columns:
         energy = flows[link].mul(weights)
         bus = n.links.at[link, "bus1"] if energy.sum() >= 0 else n.links.at[link, "bus0"]
@@ -178,12 +123,8 @@ def compute_metrics(
         solution always gives the same table.
     """
     frames = [compute_core_metrics(n, sc, result)]
-    from energy_model import accounting  # noqa: PLC0415
-
     frames.append(accounting.compute_share_metrics(n, sc, project_root, result.duals))
-    if (n.buses.carrier == "heat").any():
-        from energy_model import heating  # noqa: PLC0415
-
+    if (n.buses.carrier == HEAT_BUS_CARRIER).any():
         frames.append(heating.compute_heating_metrics(n, sc))
     table = pd.concat([f[METRIC_COLUMNS] for f in frames if not f.empty], ignore_index=True)
     table[["variant", "carrier", "bus"]] = table[["variant", "carrier", "bus"]].fillna("").astype(str)

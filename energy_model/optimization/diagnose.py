@@ -2,7 +2,7 @@
 
 Reads a network with the scenario applied (the one whose solve was not optimal); writes nothing
 and leaves that network unchanged (a copy is optimised). Called by
-:func:`energy_model.solve.solve` before it raises
+:func:`energy_model.optimization.solve.solve` before it raises
 :class:`~energy_model.exceptions.InfeasibleError`, so the error message says what falls short.
 
 Method
@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import logging
 import time
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -40,10 +39,18 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from energy_model.constraints import (
+from energy_model.optimization.compat import detach_solver_model
+from energy_model.optimization.constraints import (
     add_export_contract_constraint,
+    add_share_requirement,
     export_contract_name,
     renewable_share_constraint_name,
+)
+from energy_model.optimization.model import (
+    auxiliary_solver_options,
+    build_model,
+    run_highs,
+    write_solution,
 )
 from energy_model.scenario import ELECTRICITY_BUS_CARRIERS
 
@@ -199,17 +206,11 @@ def _add_requirements(
         if soften:
             m.constraints[name].soften(CONTRACT_PENALTY)
         added[name] = None
-    if targets:
-        from energy_model.accounting import compute_model_share_terms  # noqa: PLC0415
-
-        for target in targets:
-            name = renewable_share_constraint_name(target)
-            terms = compute_model_share_terms(n, sc, target, project_root, prefix=name)
-            m.add_constraints(terms.numerator - target.min_share * terms.denominator >= 0,
-                              name=name)
-            if soften:
-                m.constraints[name].soften(TARGET_PENALTY)
-            added[name] = terms.denominator
+    for target in targets:
+        name, terms = add_share_requirement(n, sc, target, project_root)
+        if soften:
+            m.constraints[name].soften(TARGET_PENALTY)
+        added[name] = terms.denominator
     return added
 
 
@@ -224,31 +225,17 @@ def _solve_relaxed(
     slack_p_nom: float,
 ) -> tuple[pypsa.Network, str, str, dict[str, Any]]:
     """Copy ``n``, add slack generators and the requirements, solve; return the copy."""
-    model = getattr(n, "_model", None)
-    if getattr(model, "solver_model", None) is not None:
-        model.solver_model = None  # n.copy() refuses a network with a live solver model
+    detach_solver_model(n)  # n.copy() refuses a network with a live solver model
     work = n.copy()
     add_slack_generators(work, slack_p_nom)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        work.optimize.create_model(include_objective_constant=False)
+    m = build_model(work, limits_as_bounds=False, quiet=True)
     added = _add_requirements(work, sc, project_root, contracts, targets, soften=soften)
-    options = {k: v for k, v in sc.solver.options.items() if k != "log_file"}
-    options["output_flag"] = False
-    # an infeasible isolation solve is an expected outcome here: keep linopy's warning quiet
-    linopy_logger = logging.getLogger("linopy")
-    level = linopy_logger.level
-    linopy_logger.setLevel(logging.ERROR)
-    try:
-        status, condition = work.model.solve(solver_name=sc.solver.name, io_api="direct",
-                                             **options)
-    finally:
-        linopy_logger.setLevel(level)
-    if status == "ok" and condition == "optimal":
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            work.optimize.assign_solution()
-    return work, str(status), str(condition), added
+    # an infeasible isolation solve is an expected outcome here: linopy's warning stays quiet
+    run = run_highs(m, auxiliary_solver_options(sc.solver.options), expect_failure=True)
+    if run.optimal:
+        write_solution(work, duals=False, quiet=True)
+    return work, run.status, run.condition, added
+
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,0 +1,108 @@
+"""Final-energy balance and renewable share of final energy consumption (metric and constraint).
+
+Reads a solved (or a built but unsolved) ``pypsa.Network``, the scenario's ``accounting`` options,
+``data/final_energy.csv`` (non-electric final energy the network does not model) and
+``data/coal_equivalent_factor.csv``; writes nothing. The accounting rules are documented in
+``docs/accounting.md``; the symbols below follow that page.
+
+One definition serves both uses. :func:`compute_annual_balance` collects the annual energy terms
+either from a solved network (numbers) or from the linopy variables of ``n.model`` (linear
+expressions), and :func:`compute_share_terms` turns a balance into the numerator and denominator
+of the share with plain arithmetic that works on both. The reported ``nea_annual`` share and the
+enforced constraint therefore come from the same code path.
+
+Attribution rules for renewable electricity (hourly, see docs/accounting.md for the proofs)::
+
+    nea_annual  <=  export_first  <=  pro_rata  <=  local_first
+
+``nea_annual`` is linear in the dispatch and is the rule a target is enforced with; the three
+hourly rules are reported beside it.
+"""
+
+from energy_model.accounting.attribution import (
+    HOURLY_COLUMNS,
+    Attribution,
+    compute_attribution,
+    compute_hourly_flows,
+)
+from energy_model.accounting.balance import (
+    AnnualBalance,
+    FlowValues,
+    ShareTerms,
+    Topology,
+    compute_annual_balance,
+    compute_local_buses,
+    compute_model_share_terms,
+    compute_nea_local_renewable,
+    compute_share_terms,
+    compute_topology,
+    find_target,
+)
+from energy_model.accounting.inputs import (
+    CALORIFIC_KGCE_PER_KWH,
+    COAL_EQUIVALENT_TABLE,
+    CONSTRAINT_PREFIX,
+    DATA_CENTRE_CARRIER,
+    FINAL_ENERGY_COLUMNS,
+    VERDICT_TOLERANCE_PP,
+    FinalEnergyTable,
+    compute_electricity_factors,
+    load_coal_equivalent_factor,
+    load_final_energy_table,
+    share_constraint_name,
+)
+from energy_model.accounting.shares import (
+    VERDICT_COLUMNS,
+    compute_enforcement_changes,
+    compute_share_metrics,
+    compute_verdicts,
+    format_unreachable_message,
+    headline_share,
+)
+from energy_model.tables import (
+    ATTRIBUTIONS,
+    HOURLY_ATTRIBUTIONS,
+    LP_ATTRIBUTION,
+    METRIC_COLUMNS,
+    VALUATIONS,
+)
+
+__all__ = [
+    "ATTRIBUTIONS",
+    "CALORIFIC_KGCE_PER_KWH",
+    "COAL_EQUIVALENT_TABLE",
+    "CONSTRAINT_PREFIX",
+    "DATA_CENTRE_CARRIER",
+    "FINAL_ENERGY_COLUMNS",
+    "HOURLY_ATTRIBUTIONS",
+    "HOURLY_COLUMNS",
+    "LP_ATTRIBUTION",
+    "METRIC_COLUMNS",
+    "VALUATIONS",
+    "VERDICT_COLUMNS",
+    "VERDICT_TOLERANCE_PP",
+    "AnnualBalance",
+    "Attribution",
+    "FinalEnergyTable",
+    "FlowValues",
+    "ShareTerms",
+    "Topology",
+    "compute_annual_balance",
+    "compute_attribution",
+    "compute_electricity_factors",
+    "compute_enforcement_changes",
+    "compute_hourly_flows",
+    "compute_local_buses",
+    "compute_model_share_terms",
+    "compute_nea_local_renewable",
+    "compute_share_metrics",
+    "compute_share_terms",
+    "compute_topology",
+    "compute_verdicts",
+    "find_target",
+    "format_unreachable_message",
+    "headline_share",
+    "load_coal_equivalent_factor",
+    "load_final_energy_table",
+    "share_constraint_name",
+]
