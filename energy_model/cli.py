@@ -89,6 +89,14 @@ def run_scenario(scenario_path: Path, project_root: Path, results_root: Path) ->
     from energy_model.analysis.metrics import compute_metrics  # noqa: PLC0415
     from energy_model.scenario import scenario_to_yaml  # noqa: PLC0415
     from energy_model.optimization.solve import solve  # noqa: PLC0415
+    from energy_model.records import (  # noqa: PLC0415
+        RUN_FILE,
+        RunRecord,
+        SolverRecord,
+        Timings,
+        Verdict,
+        write_run_record,
+    )
 
     timer = results.StageTimer()
     mark = time.perf_counter()
@@ -120,30 +128,32 @@ def run_scenario(scenario_path: Path, project_root: Path, results_root: Path) ->
         solver_options = dict(result.solver_options)
         if "log_file" in solver_options:  # the temporary folder is renamed: record it bundle-relative
             solver_options["log_file"] = "solver.log"
-        run_info: dict[str, Any] = {
-            "scenario": sc.name,
-            "status": "ok",
-            "condition": result.condition,
-            "objective": result.objective,
-            "objective_unit": "CNY/yr",
-            "duals": result.duals,
-            "lp_size": result.lp_size,
-            "solver": {"name": sc.solver.name, "options": solver_options},
-            "screening": result.screening,
-            "snapshots": len(n.snapshots),
-            "versions": results.package_versions(),
-            "git_commit": results.git_commit(project_root),
-            "input_checksums": results.input_checksums(
+        record = RunRecord(
+            scenario=sc.name,
+            status="ok",
+            condition=result.condition,
+            objective=result.objective,
+            objective_unit="CNY/yr",
+            duals=result.duals,
+            lp_size=result.lp_size,
+            solver=SolverRecord(name=sc.solver.name, options=solver_options),
+            screening=result.screening,
+            snapshots=len(n.snapshots),
+            versions=results.package_versions(),
+            git_commit=results.git_commit(project_root),
+            input_checksums=results.input_checksums(
                 _input_paths(scenario_path, network_dir, project_root), project_root
             ),
-            "verdicts": verdicts.to_dict(orient="records"),
-        }
-        run_info["timings_s"] = timer.timings
-        results.write_json(tmp / results.RUN_FILE, run_info)
+            verdicts=[Verdict.model_validate(v) for v in verdicts.to_dict(orient="records")],
+            timings_s=Timings(**timer.timings),
+        )
+        write_run_record(tmp / RUN_FILE, record)
         _render_bundle(tmp, network=n)
         timer.lap("report", mark)
-        run_info["timings_s"] = dict(timer.timings, total=round(timer.total(), 4))
-        results.write_json(tmp / results.RUN_FILE, run_info)
+        record = record.model_copy(
+            update={"timings_s": Timings(**timer.timings, total=round(timer.total(), 4))}
+        )
+        write_run_record(tmp / RUN_FILE, record)
     except BaseException:
         logging.getLogger().removeHandler(handler)
         handler.close()
@@ -280,6 +290,7 @@ def _compare(results_root: Path, dirs: list[Path]) -> int:
     import pandas as pd  # noqa: PLC0415
 
     from energy_model import results  # noqa: PLC0415
+    from energy_model.records import read_run_record  # noqa: PLC0415
 
     if not dirs:
         sys.stdout.write(f"no complete results under {results_root}\n")
@@ -288,9 +299,9 @@ def _compare(results_root: Path, dirs: list[Path]) -> int:
     verdicts = []
     for result_dir in dirs:
         metrics = pd.read_csv(result_dir / results.METRICS_FILE, keep_default_na=False)
-        run = results.read_run(result_dir)
+        record = read_run_record(result_dir)
         totals = metrics[metrics.variant.eq("") & metrics.bus.eq("") & metrics.carrier.eq("")]
-        entry = {"scenario": result_dir.name, "objective_cny_per_yr": run["objective"]}
+        entry = {"scenario": result_dir.name, "objective_cny_per_yr": record.objective}
         for _, item in totals.iterrows():
             entry[f"{item.metric} [{item.unit}]"] = item.value
         summary_rows.append(entry)

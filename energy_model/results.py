@@ -32,9 +32,10 @@ from typing import Any
 
 import pandas as pd
 
+from energy_model.records import RUN_FILE, RunRecordError, read_run_record
+
 logger = logging.getLogger(__name__)
 
-RUN_FILE = "run.json"
 METRICS_FILE = "metrics.csv"
 VERDICT_FILE = "verdict.csv"
 NETWORK_FILE = "network.nc"
@@ -157,24 +158,25 @@ def write_metrics(path: Path, metrics: pd.DataFrame) -> None:
     metrics.to_csv(path, index=False, float_format="%.10g")
 
 
-def read_run(result_dir: Path) -> dict[str, Any]:
-    """Read ``run.json`` of a result folder."""
-    return json.loads((result_dir / RUN_FILE).read_text(encoding="utf-8"))
-
-
 def is_complete(result_dir: Path) -> bool:
-    """A result folder is complete when it is not hidden and has ``run.json`` with status ok."""
+    """A result folder is complete when it is not hidden and holds a valid run record.
+
+    A record is valid when it parses as :class:`~energy_model.records.RunRecord` (its status
+    is then ``ok``: nothing else is ever written).
+    """
     if result_dir.name.startswith(".") or not (result_dir / RUN_FILE).is_file():
         return False
     try:
-        return read_run(result_dir).get("status") == "ok"
-    except (json.JSONDecodeError, OSError):
+        read_run_record(result_dir)
+    except RunRecordError as err:
+        logger.info("%s: not a complete result (%s)", result_dir, err)
         return False
+    return True
 
 
 def stale_inputs(result_dir: Path, project_root: Path) -> list[str]:
     """Input files whose checksum differs from the one recorded in ``run.json`` (or vanished)."""
-    recorded: dict[str, str] = read_run(result_dir).get("input_checksums", {})
+    recorded = read_run_record(result_dir).input_checksums
     changed = []
     for key, digest in recorded.items():
         path = Path(key) if Path(key).is_absolute() else project_root / key

@@ -42,3 +42,20 @@ def make_project(tmp_path: Path):
         return path
 
     return write
+
+
+@pytest.fixture
+def write_valid_run_record():
+    """Write a minimal but valid ``run.json`` (:class:`energy_model.records.RunRecord`)."""
+    from energy_model.records import RunRecord, SolverRecord, Timings, write_run_record
+
+    def write(folder: Path, scenario: str) -> None:
+        record = RunRecord(
+            scenario=scenario, status="ok", condition="optimal", objective=0.0, duals={},
+            lp_size={}, solver=SolverRecord(name="highs", options={}), screening={}, snapshots=1,
+            versions={}, git_commit="unknown", input_checksums={}, verdicts=[],
+            timings_s=Timings(),
+        )
+        write_run_record(folder / "run.json", record)
+
+    return write

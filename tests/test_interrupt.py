@@ -90,14 +90,14 @@ def assert_nothing_looks_complete(results: Path, name: str, before: dict) -> Non
 
 
 @pytest.fixture
-def previous_result(make_project, tmp_path):
+def previous_result(make_project, tmp_path, write_valid_run_record):
     """A toy project and a complete previous bundle of ``toy-2022`` (written directly: only its
     bytes and its completeness matter here; tests/test_cli.py checks real bundles)."""
     path = make_project(SCALE_LOAD)
     results = tmp_path / "results"
     bundle = results / "toy-2022"
     (bundle / "figures").mkdir(parents=True)
-    (bundle / res.RUN_FILE).write_text('{"scenario": "toy-2022", "status": "ok"}\n', encoding="utf-8")
+    write_valid_run_record(bundle, "toy-2022")
     (bundle / res.METRICS_FILE).write_text("metric,variant,carrier,bus,value,unit\n", encoding="utf-8")
     (bundle / "figures" / "dispatch.svg").write_text("<svg/>\n", encoding="utf-8")
     assert res.is_complete(bundle)

@@ -247,15 +247,25 @@ def write_toy(folder: Path = HERE) -> None:
             }
         )
     pd.DataFrame(verdicts).to_csv(folder / "verdict.csv", index=False, float_format="%.10g")
-    run = {
-        "status": "ok",
-        "condition": condition,
-        "objective": float(n.objective),
-        "scenario": "solved_toy",
-        "versions": {"pypsa": pypsa.__version__},
-        "verdicts": verdicts,
-    }
-    (folder / "run.json").write_text(json.dumps(run, indent=2) + "\n", encoding="utf-8")
+    from energy_model.records import RunRecord, SolverRecord, Timings, write_run_record
+
+    record = RunRecord(
+        scenario="solved_toy",
+        status="ok",
+        condition=condition,
+        objective=float(n.objective),
+        duals={},
+        lp_size={},
+        solver=SolverRecord(name="highs", options={}),
+        screening={},
+        snapshots=len(n.snapshots),
+        versions={"pypsa": pypsa.__version__},
+        git_commit="unknown",
+        input_checksums={},
+        verdicts=verdicts,
+        timings_s=Timings(),
+    )
+    write_run_record(folder / "run.json", record)
     scenario = "\n".join(
         [
             "name: solved_toy",
