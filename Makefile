@@ -1,6 +1,7 @@
 # Zhangjiakou renewable scenario engine.
 #   make scenarios   run every scenarios/*.yaml that changed, then the verdict table and the site
 #   make test        the test suite (creates .venv on first use)
+#   make lint        ruff, mypy and import-linter (run in CI)
 # Both create the virtual environment when it is missing.
 
 PYTHON ?= python3
@@ -14,9 +15,10 @@ SCENARIOS := $(patsubst scenarios/%.yaml,%,$(SCENARIO_FILES))
 RUNS := $(patsubst %,$(RESULTS)/%/run.json,$(SCENARIOS))
 # A scenario re-runs when its file, any network folder, the data tables or the package change.
 NETWORK_INPUTS := $(shell find networks data -type f 2>/dev/null)
-PACKAGE_FILES := $(wildcard energy_model/*.py) pyproject.toml
+# Every module of the package, subpackages included (a change in optimization/ re-runs too).
+PACKAGE_FILES := $(shell find energy_model -name '*.py' 2>/dev/null) pyproject.toml
 
-.PHONY: all scenarios test test-all test-slow bench report compare validate clean clean-results venv networks
+.PHONY: all scenarios test test-all test-slow lint bench report compare validate clean clean-results venv networks
 .DELETE_ON_ERROR:
 
 all: scenarios
@@ -40,6 +42,12 @@ validate: | $(STAMP)
 
 test: | $(STAMP)
 	$(BIN)/python -m pytest -n 2 -q
+
+# Quality gates (run in CI): ruff (lint), mypy (types), import-linter (layers, no upward imports).
+lint: | $(STAMP)
+	$(BIN)/ruff check energy_model tests benchmarks
+	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 test-all: | $(STAMP)
 	$(BIN)/python -m pytest -n 2 -q -m ""

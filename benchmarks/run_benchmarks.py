@@ -89,9 +89,9 @@ def _peak_memory_mb() -> float:
 
 
 def _configure_child() -> None:
-    import logging  # noqa: PLC0415
+    import logging
 
-    import pypsa  # noqa: PLC0415
+    import pypsa
 
     pypsa.options.api.legacy_string_dtype = False
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
@@ -101,7 +101,7 @@ def _configure_child() -> None:
 
 def _override_solver_options(options: dict[str, Any]) -> None:
     """Make every scenario loaded in this (child) process use ``options`` for HiGHS."""
-    import energy_model.scenario as scenario_module  # noqa: PLC0415
+    import energy_model.scenario as scenario_module
 
     original = scenario_module.load_scenario
 
@@ -114,10 +114,10 @@ def _override_solver_options(options: dict[str, Any]) -> None:
 
 def _count_nonzeros(scenario_path: Path) -> int:
     """Rebuild the scenario's LP and count the non-zeros of its constraint matrix."""
-    from energy_model.network import apply_scenario, load_network  # noqa: PLC0415
-    from energy_model.optimization.constraints import extra_functionality  # noqa: PLC0415
-    from energy_model.optimization.model import build_model, lp_size  # noqa: PLC0415
-    from energy_model.scenario import load_scenario, resolve_project_path  # noqa: PLC0415
+    from energy_model.network import apply_scenario, load_network
+    from energy_model.optimization.constraints import extra_functionality
+    from energy_model.optimization.model import build_model, lp_size
+    from energy_model.scenario import load_scenario, resolve_project_path
 
     sc = load_scenario(scenario_path)
     n = load_network(resolve_project_path(scenario_path, sc.network), sc.allow_custom_columns)
@@ -128,7 +128,7 @@ def _count_nonzeros(scenario_path: Path) -> int:
 
 def child_e2e(case: dict[str, Any]) -> dict[str, Any]:
     """``energy-model run`` of one scenario into a temporary results folder."""
-    from energy_model.cli import run_scenario  # noqa: PLC0415
+    from energy_model.cli import run_scenario
 
     if case.get("options") is not None:
         _override_solver_options(case["options"])
@@ -162,8 +162,8 @@ def child_e2e(case: dict[str, Any]) -> dict[str, Any]:
 
 def _summaries(n: Any, sc: Any, result: Any) -> dict[str, Any]:
     """Quantities compared across time resolutions."""
-    from energy_model.accounting import compute_verdicts  # noqa: PLC0415
-    from energy_model.analysis.metrics import compute_metrics  # noqa: PLC0415
+    from energy_model.accounting import compute_verdicts
+    from energy_model.analysis.metrics import compute_metrics
 
     metrics = compute_metrics(n, sc, result, ROOT)
     out: dict[str, Any] = {"objective": result.objective}
@@ -181,15 +181,15 @@ def _summaries(n: Any, sc: Any, result: Any) -> dict[str, Any]:
 
 def child_solve(case: dict[str, Any]) -> dict[str, Any]:
     """Load, apply (optionally another time resolution / solver options), solve, summarise."""
-    from energy_model.network import apply_scenario, load_network  # noqa: PLC0415
-    from energy_model.scenario import (  # noqa: PLC0415
+    from energy_model.network import apply_scenario, load_network
+    from energy_model.optimization.solve import solve
+    from energy_model.scenario import (
         ScreeningConfig,
         TimeResolution,
         load_scenario,
         resolve_project_path,
     )
-    from energy_model.optimization.solve import solve  # noqa: PLC0415
-    from energy_model.timeseries import apply_time_resolution  # noqa: PLC0415
+    from energy_model.timeseries import apply_time_resolution
 
     scenario_path = ROOT / "scenarios" / f"{case['scenario']}.yaml"
     start = time.perf_counter()
@@ -234,9 +234,9 @@ def child_solve(case: dict[str, Any]) -> dict[str, Any]:
 
 def child_crosscheck(case: dict[str, Any]) -> dict[str, Any]:
     """Build times linopy vs Pyomo and objectives on one scenario (optionally aggregated)."""
-    from energy_model.analysis.crosscheck import run_crosscheck  # noqa: PLC0415
-    from energy_model.network import apply_scenario, load_network  # noqa: PLC0415
-    from energy_model.scenario import TimeResolution, load_scenario, resolve_project_path  # noqa: PLC0415
+    from energy_model.analysis.crosscheck import run_crosscheck
+    from energy_model.network import apply_scenario, load_network
+    from energy_model.scenario import TimeResolution, load_scenario, resolve_project_path
 
     scenario_path = ROOT / "scenarios" / f"{case['scenario']}.yaml"
     sc = load_scenario(scenario_path)
@@ -268,11 +268,11 @@ def child_crosscheck(case: dict[str, Any]) -> dict[str, Any]:
 
 def _build_times(n: Any, sc: Any, case: dict[str, Any]) -> dict[str, Any]:
     """Build the same LP with linopy (PyPSA) and with Pyomo, without solving; time and size."""
-    import gc  # noqa: PLC0415
+    import gc
 
-    from energy_model.analysis.crosscheck import build_pyomo_model  # noqa: PLC0415
-    from energy_model.optimization.constraints import extra_functionality  # noqa: PLC0415
-    from energy_model.optimization.model import build_model  # noqa: PLC0415
+    from energy_model.analysis.crosscheck import build_pyomo_model
+    from energy_model.optimization.constraints import extra_functionality
+    from energy_model.optimization.model import build_model
 
     start = time.perf_counter()
     m = build_model(n, extra_functionality(sc, ROOT))  # as the engine's build does
@@ -319,7 +319,7 @@ def run_case(case: dict[str, Any], timeout: float) -> dict[str, Any]:
     """Run one case in a fresh interpreter; return its result with load and process wall time."""
     load_before = os.getloadavg()[0]
     start = time.perf_counter()
-    proc = subprocess.run(  # noqa: S603
+    proc = subprocess.run(
         [sys.executable, str(Path(__file__).resolve()), "--child", json.dumps(case)],
         capture_output=True,
         text=True,
@@ -436,7 +436,7 @@ def study_aggregation(scenarios: list[str], args: argparse.Namespace) -> pd.Data
         _show(table, ["scenario", "label", "error"], "time aggregation (all failed)")
         return table
     out = []
-    for name, group in table.groupby("scenario", sort=False):
+    for _, group in table.groupby("scenario", sort=False):
         reference = group[group["label"] == "hourly"].iloc[0]
         ref_time = _solver_path(reference)
         ref_total = reference["wall_s"]
@@ -466,7 +466,8 @@ def study_aggregation(scenarios: list[str], args: argparse.Namespace) -> pd.Data
     _show(
         result,
         ["scenario", "label", "snapshots", "t_aggregate_s", "t_screen_s", "t_build_s", "t_solve_s",
-         "t_certify_s", "t_solver_path_s", "wall_s", "speedup_solver_path", "speedup_wall", "objective_err_pct", "share_err_pp",
+         "t_certify_s", "t_solver_path_s", "wall_s", "speedup_solver_path", "speedup_wall",
+         "objective_err_pct", "share_err_pp",
          "curtailment_twh", "curtailment_err_twh", "corridor_max_err_twh", "corridor_max_err_pct",
          "corridor_worst", "peak_memory_mb", "load_avg_before", "error"],
         "time aggregation vs hourly",
@@ -487,7 +488,8 @@ def study_screening(scenarios: list[str], args: argparse.Namespace) -> pd.DataFr
     if "objective" in table.columns:
         timed = table.assign(t_solver_path_s=table.apply(_solver_path, axis=1))
         off = timed[timed["label"] == "screening_off"].set_index("scenario")
-        timed["speedup_solver_path"] = timed["scenario"].map(off["t_solver_path_s"]) / timed["t_solver_path_s"]
+        reference_path = timed["scenario"].map(off["t_solver_path_s"])
+        timed["speedup_solver_path"] = reference_path / timed["t_solver_path_s"]
         timed["objective_rel_diff"] = timed["objective"] / timed["scenario"].map(off["objective"]) - 1
         table = timed
     _show(

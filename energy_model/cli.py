@@ -85,9 +85,8 @@ def run_scenario(scenario_path: Path, project_root: Path, results_root: Path) ->
     """Run one scenario end to end into ``results_root/<name>/`` and return that folder."""
     from energy_model import results  # noqa: PLC0415
     from energy_model.accounting import compute_verdicts  # noqa: PLC0415
-    from energy_model.checks import check_shares  # noqa: PLC0415
     from energy_model.analysis.metrics import compute_metrics  # noqa: PLC0415
-    from energy_model.scenario import scenario_to_yaml  # noqa: PLC0415
+    from energy_model.checks import check_shares  # noqa: PLC0415
     from energy_model.optimization.solve import solve  # noqa: PLC0415
     from energy_model.records import (  # noqa: PLC0415
         RUN_FILE,
@@ -97,6 +96,7 @@ def run_scenario(scenario_path: Path, project_root: Path, results_root: Path) ->
         Verdict,
         write_run_record,
     )
+    from energy_model.scenario import scenario_to_yaml  # noqa: PLC0415
 
     timer = results.StageTimer()
     mark = time.perf_counter()
@@ -348,7 +348,9 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--project-root", help="project folder (default: parent of scenarios/)")
 
     p = sub.add_parser("validate", help="validate scenario files and network folders")
-    p.add_argument("paths", nargs="*", help="scenario YAML files or network folders (default: scenarios/*.yaml)")
+    p.add_argument(
+        "paths", nargs="*", help="scenario YAML files or network folders (default: scenarios/*.yaml)"
+    )
     common(p)
     p.set_defaults(func=cmd_validate)
 

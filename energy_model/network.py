@@ -319,10 +319,10 @@ def _check_dynamic(
 ) -> None:
     """Validate ``<list_name>-<attribute>.csv``: attribute, columns, index and values."""
     attrs = _attribute_table(list_name)
-    if attribute not in attrs.index or "series" not in str(attrs.at[attribute, "type"]):
-        if not (MULTI_PORT.match(attribute) and list_name == "links"):
-            msg = f"'{attribute}' is not a time-varying attribute of {list_name}"
-            raise NetworkValidationError(msg, file=path)
+    known = attribute in attrs.index and "series" in str(attrs.at[attribute, "type"])
+    if not known and not (MULTI_PORT.match(attribute) and list_name == "links"):
+        msg = f"'{attribute}' is not a time-varying attribute of {list_name}"
+        raise NetworkValidationError(msg, file=path)
     frame = _read_csv(path)
     unknown = [c for c in frame.columns if c not in names]
     if unknown:
@@ -651,7 +651,10 @@ def apply_snapshot_window(n: pypsa.Network, start: str, end: str, *, file: Path 
         raise ScenarioError(msg, file=file, key="snapshots") from err
     keep = n.snapshots[(stamps >= first) & (stamps <= last)]
     if keep.empty:
-        msg = f"window {start} .. {end} contains no snapshot of the network ({n.snapshots[0]} .. {n.snapshots[-1]})"
+        msg = (
+            f"window {start} .. {end} contains no snapshot of the network "
+            f"({n.snapshots[0]} .. {n.snapshots[-1]})"
+        )
         raise ScenarioError(msg, file=file, key="snapshots")
     n.set_snapshots(keep)
 

@@ -36,7 +36,7 @@ def make_project(tmp_path: Path):
 
     def write(text: str = "", name: str = "toy-2022") -> Path:
         body = textwrap.dedent(text)
-        header = f"network: networks/toy\nyear: 2022\n"
+        header = "network: networks/toy\nyear: 2022\n"
         path = project / "scenarios" / f"{name}.yaml"
         path.write_text(header + body, encoding="utf-8")
         return path

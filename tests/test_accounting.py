@@ -12,9 +12,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from energy_model import accounting as acc
+from energy_model.exceptions import InputError
 from energy_model.optimization import constraints
 from energy_model.optimization.reachable import compute_max_reachable_share
-from energy_model.exceptions import InputError
 from energy_model.scenario import AccountingConfig, Scenario, SolverConfig, Target
 
 pypsa.options.api.legacy_string_dtype = False
@@ -418,8 +418,8 @@ def test_negative_nea_logs_warning(solved_fixed: pypsa.Network, tmp_path: Path,
 def test_baseline_2018_reproduces_plan_share() -> None:
     """Calibration: the 2018 baseline gives 23 % +- 2 pp (coal-equivalent, pro rata)."""
     from energy_model.network import apply_scenario, load_network
-    from energy_model.scenario import load_scenario, resolve_project_path
     from energy_model.optimization.solve import solve as solve_scenario
+    from energy_model.scenario import load_scenario, resolve_project_path
 
     path = ROOT / "scenarios" / "baseline-2018.yaml"
     if not path.is_file():
@@ -468,10 +468,10 @@ def test_zero_local_consumption_reports_zero(tmp_path: Path,
 def test_enforced_target_with_an_inactive_asset(make_project):
     """An inactive generator (``active = False``) has no variable in the LP; the enforced share
     constraint counts it as zero, as the reported share does, instead of failing."""
-    from energy_model.optimization.constraints import renewable_share_constraint_name
     from energy_model.network import apply_scenario, load_network
-    from energy_model.scenario import load_scenario, resolve_project_path
+    from energy_model.optimization.constraints import renewable_share_constraint_name
     from energy_model.optimization.solve import solve
+    from energy_model.scenario import load_scenario, resolve_project_path
 
     path = make_project(
         "targets: [{name: t, indicator: electricity, min_share: 0.3, enforce: true, source: test}]\n"

@@ -19,8 +19,8 @@ import pytest
 from energy_model import checks
 from energy_model.exceptions import PhysicsCheckError
 from energy_model.network import apply_scenario, configure_pypsa, load_network
-from energy_model.scenario import Scenario, load_scenario, resolve_project_path
 from energy_model.optimization.solve import solve
+from energy_model.scenario import Scenario, load_scenario, resolve_project_path
 
 EXAMPLES = Path(__file__).parent / "data" / "pypsa-examples"
 TOY = Path(__file__).parent / "data" / "networks" / "toy"

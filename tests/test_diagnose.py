@@ -17,11 +17,11 @@ from pathlib import Path
 
 import pytest
 
-from energy_model.optimization import diagnose
 from energy_model.exceptions import InfeasibleError
 from energy_model.network import apply_scenario, load_network
-from energy_model.scenario import load_scenario, resolve_project_path
+from energy_model.optimization import diagnose
 from energy_model.optimization.solve import solve
+from energy_model.scenario import load_scenario, resolve_project_path
 
 CONTRACT_200_MWH = "export_contracts: [{name: beijing, links: [corridor], min_energy_twh: 0.0002}]\n"
 LOAD_X4 = "overrides: [{component: loads, attribute: p_set, name: [demand], scale: 4}]\n"

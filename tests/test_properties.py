@@ -30,9 +30,9 @@ from hypothesis import strategies as st
 from energy_model import accounting, checks
 from energy_model.exceptions import InfeasibleError
 from energy_model.network import configure_pypsa
-from energy_model.scenario import Scenario
 from energy_model.optimization.reachable import compute_max_reachable_share
 from energy_model.optimization.solve import solve
+from energy_model.scenario import Scenario
 
 TESTS = Path(__file__).parent
 ROOT = TESTS.parent

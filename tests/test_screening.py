@@ -23,8 +23,8 @@ import pypsa
 import pytest
 
 from energy_model.optimization import screening
-from energy_model.scenario import Scenario, ScreeningConfig, SolverConfig
 from energy_model.optimization.solve import solve
+from energy_model.scenario import Scenario, ScreeningConfig, SolverConfig
 
 pypsa.options.api.legacy_string_dtype = False
 

@@ -15,11 +15,11 @@ from __future__ import annotations
 
 import pytest
 
-from energy_model.optimization.constraints import export_contract_name
 from energy_model.exceptions import InfeasibleError
 from energy_model.network import apply_scenario, load_network
-from energy_model.scenario import load_scenario, resolve_project_path
+from energy_model.optimization.constraints import export_contract_name
 from energy_model.optimization.solve import solve
+from energy_model.scenario import load_scenario, resolve_project_path
 
 
 def prepare(path):

@@ -92,6 +92,32 @@ def compute_local_buses(n: pypsa.Network, region: str) -> pd.Series:
     return local_bus_mask(n.buses, region)
 
 
+def _storage_buses(
+    n: pypsa.Network, candidates: list[str], el_local: set[str], heat_local: set[str]
+) -> list[str]:
+    """Storage buses among local non-electricity ``candidates``.
+
+    A storage bus has no load, no generator and is not a heat bus, and every link touching it
+    has all its other ports on local electricity buses (battery, H2-to-power loops).
+    """
+    ports = _link_ports(n)
+    links = n.links
+    link_buses = {k: links[f"bus{k}"].fillna("").astype(str) for k in ports}
+    attached = set(n.loads["bus"]) | set(n.generators["bus"]) | heat_local
+    storage_buses: list[str] = []
+    for bus in candidates:
+        if bus in attached:
+            continue
+        touching = [name for name in links.index if any(link_buses[k][name] == bus for k in ports)]
+        if touching and all(
+            (others := [link_buses[k][name] for k in ports if link_buses[k][name] not in ("", bus)])
+            and all(o in el_local for o in others)
+            for name in touching
+        ):
+            storage_buses.append(bus)
+    return storage_buses
+
+
 def compute_topology(n: pypsa.Network, sc: Scenario) -> Topology:
     """Classify buses, generators, loads, storage, links and lines for the accounting.
 
@@ -116,29 +142,7 @@ def compute_topology(n: pypsa.Network, sc: Scenario) -> Topology:
     links = n.links
     link_buses = {k: links[f"bus{k}"].fillna("").astype(str) for k in ports}
 
-    # storage buses: local, not electricity, no loads/generators, every link touching them
-    # has all its other ports on local electricity buses.
-    storage_buses: list[str] = []
-    attached_loads = set(n.loads["bus"])
-    attached_gens = set(n.generators["bus"])
-    for bus in buses.index[~is_el & local]:
-        if bus in attached_loads or bus in attached_gens or bus in heat_local:
-            continue
-        touching = [
-            name
-            for name in links.index
-            if any(link_buses[k][name] == bus for k in ports)
-        ]
-        if not touching:
-            continue
-        ok = True
-        for name in touching:
-            others = [link_buses[k][name] for k in ports if link_buses[k][name] not in ("", bus)]
-            if not others or not all(o in el_local for o in others):
-                ok = False
-                break
-        if ok:
-            storage_buses.append(bus)
+    storage_buses = _storage_buses(n, list(buses.index[~is_el & local]), el_local, heat_local)
     storage_set = set(storage_buses)
 
     gens = n.generators
@@ -162,9 +166,8 @@ def compute_topology(n: pypsa.Network, sc: Scenario) -> Topology:
         if len(links)
     }
     # pure store buses: no load, no generator (heat stores, battery stores, ...)
-    store_only = {
-        b for b in buses.index if b not in attached_loads and b not in attached_gens
-    }
+    attached = set(n.loads["bus"]) | set(n.generators["bus"])
+    store_only = {b for b in buses.index if b not in attached}
     border: list[_Port] = []
     conversion: list[_Port] = []
     storage_ports: list[_Port] = []

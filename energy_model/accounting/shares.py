@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pypsa
 
-from energy_model.accounting.attribution import compute_attribution, compute_hourly_flows
+from energy_model.accounting.attribution import Attribution, compute_attribution, compute_hourly_flows
 from energy_model.accounting.balance import (
+    AnnualBalance,
     FlowValues,
+    ShareTerms,
     compute_annual_balance,
     compute_nea_local_renewable,
     compute_share_terms,
@@ -21,6 +24,7 @@ from energy_model.accounting.inputs import (
     CALORIFIC_KGCE_PER_KWH,
     DATA_CENTRE_CARRIER,
     VERDICT_TOLERANCE_PP,
+    FinalEnergyTable,
     compute_electricity_factors,
     load_final_energy_table,
     share_constraint_name,
@@ -64,6 +68,63 @@ def headline_share(sc: Scenario, target: Target) -> tuple[str, str]:
     return share_metric(target.indicator), variant
 
 
+@dataclass(frozen=True)
+class _SolvedAccounts:
+    """What the share-metric rows are computed from: one solved network's annual accounts."""
+
+    n: pypsa.Network
+    sc: Scenario
+    factors: dict[str, float]
+    table: FinalEnergyTable
+    balance: AnnualBalance
+    flows: pd.DataFrame
+    weights: pd.Series
+    attributions: dict[str, Attribution]
+    re_local: dict[str, float]
+    """Renewable electricity attributed to local use per rule [MWh]."""
+
+    def share_terms(self, rule: str, valuation: str) -> ShareTerms:
+        """Final-energy share terms [tce] under an attribution rule and a valuation."""
+        return compute_share_terms(
+            self.balance,
+            self.re_local[rule],
+            indicator="final_energy",
+            electricity_factor=self.factors[valuation],
+            table=self.table,
+            include_ambient_heat=self.sc.accounting.include_ambient_heat,
+        )
+
+
+def _solved_accounts(n: pypsa.Network, sc: Scenario, project_root: str | Path) -> _SolvedAccounts:
+    root = Path(project_root)
+    balance = compute_annual_balance(n, sc, model=False)
+    flows = compute_hourly_flows(n, sc)
+    weights = n.snapshot_weightings["generators"]
+    attributions = {rule: compute_attribution(flows, weights, rule) for rule in HOURLY_ATTRIBUTIONS}
+    re_local: dict[str, float] = {rule: a.local for rule, a in attributions.items()}
+    re_local[LP_ATTRIBUTION] = float(compute_nea_local_renewable(balance))
+    unclipped = balance.renewable_generation - balance.exports - balance.network_losses
+    if unclipped < 0:
+        logger.warning(
+            "exports plus network losses exceed local renewable generation by %.3g TWh: the %s "
+            "rule attributes no renewable electricity to local use (an enforced target counts "
+            "the negative amount and is stricter than the reported share)",
+            -unclipped / 1e6,
+            LP_ATTRIBUTION,
+        )
+    return _SolvedAccounts(
+        n=n,
+        sc=sc,
+        factors=compute_electricity_factors(sc, root),
+        table=load_final_energy_table(root / sc.accounting.final_energy_table, sc.year),
+        balance=balance,
+        flows=flows,
+        weights=weights,
+        attributions=attributions,
+        re_local=re_local,
+    )
+
+
 def compute_share_metrics(
     n: pypsa.Network,
     sc: Scenario,
@@ -91,38 +152,29 @@ def compute_share_metrics(
         Tidy rows ``metric, variant, carrier, bus, value, unit`` (see docs/accounting.md,
         "Metrics").
     """
-    root = Path(project_root)
-    factors = compute_electricity_factors(sc, root)
-    table = load_final_energy_table(root / sc.accounting.final_energy_table, sc.year)
-    balance = compute_annual_balance(n, sc, model=False)
-    flows = compute_hourly_flows(n, sc)
-    weights = n.snapshot_weightings["generators"]
-    include_ambient = sc.accounting.include_ambient_heat
+    accounts = _solved_accounts(n, sc, project_root)
+    shares, share_rows = _share_rows(accounts)
+    rows = [
+        *_electricity_rows(accounts),
+        *_final_energy_item_rows(accounts),
+        *share_rows,
+        *_data_centre_rows(accounts),
+        *_verdict_rows(sc, shares),
+        *_shadow_price_rows(accounts, duals),
+    ]
+    return pd.DataFrame(rows, columns=list(METRIC_COLUMNS))
 
-    attributions = {rule: compute_attribution(flows, weights, rule) for rule in HOURLY_ATTRIBUTIONS}
-    re_local: dict[str, float] = {rule: a.local for rule, a in attributions.items()}
-    re_local[LP_ATTRIBUTION] = float(compute_nea_local_renewable(balance))
-    unclipped = balance.renewable_generation - balance.exports - balance.network_losses
-    if unclipped < 0:
-        logger.warning(
-            "exports plus network losses exceed local renewable generation by %.3g TWh: the %s "
-            "rule attributes no renewable electricity to local use (an enforced target counts "
-            "the negative amount and is stricter than the reported share)",
-            -unclipped / 1e6,
-            LP_ATTRIBUTION,
-        )
 
-    rows: list[dict] = []
-    twh = 1e-6
-    rows.append(_row("coal_equivalent_factor", factors["coal_equivalent"], "kgce/kWh"))
-    rows.append(_row("calorific_factor", factors["calorific"], "kgce/kWh"))
-    rows.append(
-        _row("electricity_local_consumption", balance.electricity * twh, "TWh", carrier="AC")
-    )
-    rows.append(
-        _row("renewable_generation_local", balance.renewable_generation * twh, "TWh", carrier="AC")
-    )
-    w = weights.reindex(flows.index).to_numpy(dtype=float)
+def _electricity_rows(accounts: _SolvedAccounts) -> list[dict[str, object]]:
+    """Valuation factors, the local electricity balance and the attribution of renewables."""
+    balance, flows, twh = accounts.balance, accounts.flows, 1e-6
+    rows = [
+        _row("coal_equivalent_factor", accounts.factors["coal_equivalent"], "kgce/kWh"),
+        _row("calorific_factor", accounts.factors["calorific"], "kgce/kWh"),
+        _row("electricity_local_consumption", balance.electricity * twh, "TWh", carrier="AC"),
+        _row("renewable_generation_local", balance.renewable_generation * twh, "TWh", carrier="AC"),
+    ]
+    w = accounts.weights.reindex(flows.index).to_numpy(dtype=float)
     for column, metric in [
         ("exports", "electricity_exports"),
         ("imports", "electricity_imports"),
@@ -134,92 +186,107 @@ def compute_share_metrics(
     ]:
         rows.append(_row(metric, float((flows[column].to_numpy() * w).sum()) * twh, "TWh"))
     for rule in ATTRIBUTIONS:
-        rows.append(_row("renewable_electricity_local", re_local[rule] * twh, "TWh", rule))
+        rows.append(_row("renewable_electricity_local", accounts.re_local[rule] * twh, "TWh", rule))
         exported = (
-            attributions[rule].exported
-            if rule in attributions
+            accounts.attributions[rule].exported
+            if rule in accounts.attributions
             else min(float(balance.exports), float(balance.renewable_generation))
         )
         rows.append(_row("renewable_electricity_exported", exported * twh, "TWh", rule))
-    for rule, a in attributions.items():
+    for rule, a in accounts.attributions.items():
         rows.append(_row("storage_renewable_fraction", a.storage_fraction * 100, "%", rule))
+    return rows
 
-    # final-energy balance items [Mtce]
+
+def _final_energy_item_rows(accounts: _SolvedAccounts) -> list[dict[str, object]]:
+    """Final-energy balance items other than electricity [Mtce and TWh]."""
+    n, balance, twh = accounts.n, accounts.balance, 1e-6
     heat_items: dict[tuple[str, str, str], float] = {}
     for gen, value in balance.heat_fuel.items():
         key = ("final_energy_heat_fuel", str(n.generators.at[gen, "carrier"]),
                str(n.generators.at[gen, "bus"]))
         heat_items[key] = heat_items.get(key, 0.0) + float(value)
-    for port in compute_topology(n, sc).district_heat_ports:
+    for port in compute_topology(n, accounts.sc).district_heat_ports:
         key = ("final_energy_district_heat", str(n.links.at[port.name, "carrier"]),
                str(n.links.at[port.name, f"bus{port.port}"]))
         heat_items[key] = heat_items.get(key, 0.0) + float(balance.district_heat[port.name])
+    rows = []
     for (metric, carrier, bus), value in sorted(heat_items.items()):
         rows.append(_row(metric, value * CALORIFIC_KGCE_PER_KWH / 1e6, "Mtce", carrier=carrier,
                          bus=bus))
         rows.append(_row(metric, value * twh, "TWh", carrier=carrier, bus=bus))
     rows.append(_row("ambient_heat", balance.ambient_heat * twh, "TWh", carrier="heat"))
-    for _, item in table.rows.iterrows():
+    for _, item in accounts.table.rows.iterrows():
         rows.append(_row("final_energy_table", item["value_mtce"], "Mtce",
                          variant=item["sector"], carrier=item["fuel"]))
         rows.append(_row("final_energy_table", item["value_mtce"] * 1e6 / CALORIFIC_KGCE_PER_KWH
                          * twh, "TWh", variant=item["sector"], carrier=item["fuel"]))
+    return rows
 
+
+def _share_rows(
+    accounts: _SolvedAccounts,
+) -> tuple[dict[tuple[str, str], float], list[dict[str, object]]]:
+    """Every share (valuation × rule, and of electricity per rule) and its rows.
+
+    Returns the shares [-] keyed by ``(metric, variant)`` and the rows.
+    """
+    balance = accounts.balance
     shares: dict[tuple[str, str], float] = {}
+    rows = []
     for valuation in VALUATIONS:
-        c_el = factors[valuation]
+        c_el = accounts.factors[valuation]
         rows.append(_row("final_energy_electricity", balance.electricity * c_el / 1e6, "Mtce",
                          valuation, carrier="AC"))
         for rule in ATTRIBUTIONS:
-            terms = compute_share_terms(
-                balance,
-                re_local[rule],
-                indicator="final_energy",
-                electricity_factor=c_el,
-                table=table,
-                include_ambient_heat=include_ambient,
-            )
-            variant = f"{valuation}|{rule}"
+            terms = accounts.share_terms(rule, valuation)
+            variant = share_variant("final_energy", valuation, rule)
             share = _share(terms.numerator, terms.denominator, f"renewable_share {variant}")
-            shares[(valuation, rule)] = share
+            shares[(share_metric("final_energy"), variant)] = share
             rows.append(_row("renewable_final_energy", terms.numerator / 1e6, "Mtce", variant))
             if rule == LP_ATTRIBUTION:
                 rows.append(_row("final_energy_total", terms.denominator / 1e6, "Mtce", valuation))
             rows.append(_row("renewable_share", share * 100, "%", variant))
-    electricity_shares: dict[str, float] = {}
     for rule in ATTRIBUTIONS:
-        share = _share(re_local[rule], balance.electricity, f"renewable_share_electricity {rule}")
-        electricity_shares[rule] = share
+        re_local = accounts.re_local[rule]
+        share = _share(re_local, balance.electricity, f"renewable_share_electricity {rule}")
+        shares[(share_metric("electricity"), share_variant("electricity", "", rule))] = share
         rows.append(_row("renewable_share_electricity", share * 100, "%", rule))
+    return shares, rows
 
-    # data centres: renewable supply share, annual local mix vs hourly matched (pro rata)
-    topo = compute_topology(n, sc)
-    if topo.data_centre_loads:
-        values = FlowValues(n, model=False)
-        dc = values.load(topo.data_centre_loads).sum("name").to_pandas()
-        dc_energy = float((dc * weights.reindex(dc.index)).sum())
-        if dc_energy > 0:
-            headline = sc.accounting.attribution
-            hourly = attributions[headline].hourly_fraction
-            matched = float((hourly * dc * weights.reindex(dc.index)).sum()) / dc_energy
-            u = flows[["loads", "charge", "losses"]].sum(axis=1)
-            annual = float(
-                (hourly * u * weights.reindex(u.index)).sum()
-                / max(float((u * weights.reindex(u.index)).sum()), 1e-12)
-            )
-            rows.append(_row("data_centre_consumption", dc_energy * twh, "TWh",
-                             carrier=DATA_CENTRE_CARRIER))
-            rows.append(_row("data_centre_renewable_share", annual * 100, "%",
-                             f"annual|{headline}", carrier=DATA_CENTRE_CARRIER))
-            rows.append(_row("data_centre_renewable_share", matched * 100, "%",
-                             f"hourly|{headline}", carrier=DATA_CENTRE_CARRIER))
 
-    # verdicts
+def _data_centre_rows(accounts: _SolvedAccounts) -> list[dict[str, object]]:
+    """Data centres' renewable supply share: annual local mix vs hourly matched (headline rule)."""
+    n, flows, weights = accounts.n, accounts.flows, accounts.weights
+    topo = compute_topology(n, accounts.sc)
+    if not topo.data_centre_loads:
+        return []
+    dc = FlowValues(n, model=False).load(topo.data_centre_loads).sum("name").to_pandas()
+    dc_energy = float((dc * weights.reindex(dc.index)).sum())
+    if dc_energy <= 0:
+        return []
+    headline = accounts.sc.accounting.attribution
+    hourly = accounts.attributions[headline].hourly_fraction
+    matched = float((hourly * dc * weights.reindex(dc.index)).sum()) / dc_energy
+    u = flows[["loads", "charge", "losses"]].sum(axis=1)
+    annual = float(
+        (hourly * u * weights.reindex(u.index)).sum()
+        / max(float((u * weights.reindex(u.index)).sum()), 1e-12)
+    )
+    return [
+        _row("data_centre_consumption", dc_energy * 1e-6, "TWh", carrier=DATA_CENTRE_CARRIER),
+        _row("data_centre_renewable_share", annual * 100, "%", f"annual|{headline}",
+             carrier=DATA_CENTRE_CARRIER),
+        _row("data_centre_renewable_share", matched * 100, "%", f"hourly|{headline}",
+             carrier=DATA_CENTRE_CARRIER),
+    ]
+
+
+def _verdict_rows(sc: Scenario, shares: dict[tuple[str, str], float]) -> list[dict[str, object]]:
+    """Target, achieved (headline) and enforced (``nea_annual``) share, margin and pass per target."""
+    rows = []
     for target in sc.targets:
-        if target.indicator == "electricity":
-            achieved = electricity_shares[sc.accounting.attribution]
-        else:
-            achieved = shares[(sc.accounting.electricity_valuation, sc.accounting.attribution)]
+        achieved = shares[headline_share(sc, target)]
         margin = (achieved - target.min_share) * 100
         passed = margin >= -VERDICT_TOLERANCE_PP
         rows.append(_row("target_share", target.min_share * 100, "%", target.name))
@@ -227,14 +294,19 @@ def compute_share_metrics(
         rows.append(_row("target_margin", margin, "pp", target.name))
         rows.append(_row("target_pass", 1.0 if passed else 0.0, "bool", target.name))
         if target.enforce:
-            enforced = (
-                electricity_shares[LP_ATTRIBUTION]
-                if target.indicator == "electricity"
-                else shares[(sc.accounting.electricity_valuation, LP_ATTRIBUTION)]
+            enforced_variant = share_variant(
+                target.indicator, sc.accounting.electricity_valuation, LP_ATTRIBUTION
             )
+            enforced = shares[(share_metric(target.indicator), enforced_variant)]
             rows.append(_row("target_enforced_share", enforced * 100, "%", target.name))
+    return rows
 
-    # shadow prices of enforced targets
+
+def _shadow_price_rows(
+    accounts: _SolvedAccounts, duals: dict[str, float] | None
+) -> list[dict[str, object]]:
+    """Shadow price of each enforced target [CNY/tce or CNY/MWh, and CNY per percentage point]."""
+    sc, rows = accounts.sc, []
     for target in sc.targets:
         if not target.enforce or duals is None:
             continue
@@ -243,22 +315,14 @@ def compute_share_metrics(
             continue
         dual = abs(float(duals[name]))
         if target.indicator == "electricity":
-            denominator = balance.electricity
+            denominator = accounts.balance.electricity
             rows.append(_row("shadow_price", dual, "CNY/MWh", target.name))
         else:
-            terms = compute_share_terms(
-                balance,
-                re_local[LP_ATTRIBUTION],
-                indicator="final_energy",
-                electricity_factor=factors[sc.accounting.electricity_valuation],
-                table=table,
-                include_ambient_heat=include_ambient,
-            )
+            terms = accounts.share_terms(LP_ATTRIBUTION, sc.accounting.electricity_valuation)
             denominator = terms.denominator
             rows.append(_row("shadow_price", dual, "CNY/tce", target.name))
         rows.append(_row("shadow_price", dual * denominator * 0.01, "CNY/pp", target.name))
-
-    return pd.DataFrame(rows, columns=list(METRIC_COLUMNS))
+    return rows
 
 
 VERDICT_COLUMNS = (

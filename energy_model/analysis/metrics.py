@@ -25,8 +25,8 @@ if TYPE_CHECKING:
 
     import pypsa
 
-    from energy_model.scenario import Scenario
     from energy_model.optimization.solve import SolveResult
+    from energy_model.scenario import Scenario
 
 logger = logging.getLogger(__name__)
 
@@ -55,7 +55,11 @@ def compute_core_metrics(n: pypsa.Network, sc: Scenario, result: SolveResult) ->
     ]
     rows: list[dict[str, object]] = [
         row("objective", result.objective, "CNY/yr"),
-        row("system_cost", stats.capex(nice_names=False).sum() + stats.opex(nice_names=False).sum(), "CNY/yr"),
+        row(
+            "system_cost",
+            stats.capex(nice_names=False).sum() + stats.opex(nice_names=False).sum(),
+            "CNY/yr",
+        ),
     ]
     weights = n.snapshot_weightings.generators
 

@@ -159,6 +159,15 @@ def write_solution(n: pypsa.Network, *, duals: bool = True, quiet: bool = False)
             n.optimize.post_processing()
 
 
+def objective_value(m: linopy.Model) -> float:
+    """Objective value of a solved model [the network's currency per year]."""
+    value = m.objective.value
+    if value is None:
+        msg = "the model has no objective value: it was not solved to optimality"
+        raise ValueError(msg)
+    return float(value)
+
+
 def lp_size(m: linopy.Model, *, count_nonzeros: bool = False) -> dict[str, int]:
     """Variables, constraints and (optionally, costs a matrix build) non-zeros of a model."""
     size = {"variables": int(m.nvars), "constraints": int(m.ncons)}

@@ -20,6 +20,7 @@ from energy_model.optimization.model import (
     build_model,
     lp_size,
     main_solver_options,
+    objective_value,
     run_highs,
     write_solution,
 )
@@ -59,7 +60,8 @@ class SolveResult:
     solver_options
         Options passed to the solver.
     screening
-        What the investment screening did (:meth:`energy_model.optimization.screening.ScreeningReport.as_dict`).
+        What the investment screening did
+        (:meth:`energy_model.optimization.screening.ScreeningReport.as_dict`).
     """
 
     status: str
@@ -192,7 +194,7 @@ def solve(
     return SolveResult(
         status=run.status,
         condition=run.condition,
-        objective=float(m.objective.value),
+        objective=objective_value(m),
         duals=duals,
         timings=timings,
         lp_size=size,

@@ -28,6 +28,7 @@ from energy_model.optimization.model import (
     auxiliary_solver_options,
     build_model,
     lp_size,
+    objective_value,
     run_highs,
     write_solution,
 )
@@ -273,7 +274,7 @@ def _solve_pypsa(
         msg = f"PyPSA solve ended with status '{run.status}', condition '{run.condition}'"
         raise RuntimeError(msg)
     write_solution(n, duals=False)
-    return float(m.objective.value), build, run.seconds, lp_size(m), {}
+    return objective_value(m), build, run.seconds, lp_size(m), {}
 
 
 def run_crosscheck(

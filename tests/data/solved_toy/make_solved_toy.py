@@ -20,7 +20,6 @@ definition lives in ``energy_model/accounting.py``.
 
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 
