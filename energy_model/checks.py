@@ -13,9 +13,8 @@ Tolerances
 gross flow through that bus in that snapshot (sum of the absolute values of all injections and
 withdrawals) or to ``FLOOR_MW`` (1 MW), whichever is larger. ``BOUND_RTOL`` (1e-6): bounds of
 dispatch, flows and storage levels, relative to the capacity (or ``FLOOR_MW``/``FLOOR_MWH``).
-``SHARE_ATOL_PP`` (1e-3 pp): shares must lie in [0, 100] % (the annual net rule ``nea_annual``
-only below 100 %, see ``NET_RULE``) and an enforced target must hold within this many percentage
-points (the verdict tolerance of ``accounting``).
+``SHARE_ATOL_PP`` (1e-3 pp): shares must lie in [0, 100] % and an enforced target must hold
+within this many percentage points (the verdict tolerance of ``accounting``).
 """
 
 from __future__ import annotations
@@ -45,14 +44,11 @@ FLOOR_MW = 1.0
 FLOOR_MWH = 1.0
 #: Tolerance of share bounds and of enforced targets [percentage points].
 SHARE_ATOL_PP = 1e-3
-#: Attribution rule that nets exports against local generation over the year; its share goes
-#: negative when exports plus losses exceed local renewable generation (``accounting`` logs a
-#: warning), so only its upper bound is checked.
-NET_RULE = "nea_annual"
 #: Metrics (``metric`` column) that are shares in % and must lie in [0, 100].
 SHARE_METRICS = (
     "renewable_share",
     "renewable_share_electricity",
+    "renewable_share_sensitivity",
     "data_centre_renewable_share",
     "storage_renewable_fraction",
     "target_achieved_share",
@@ -337,20 +333,18 @@ def check_shares(metrics: pd.DataFrame, sc: Scenario | None = None) -> None:
         Tidy metrics (``metric, variant, carrier, bus, value, unit``).
     sc
         Scenario; its enforced targets are checked against ``target_enforced_share``
-        (rule ``nea_annual``, the rule the constraint uses).
+        (under the enforced rule, ``sc.enforced_attribution``).
 
     Raises
     ------
     PhysicsCheckError
-        Naming the metric and variant of a share outside [0, 100] % (NaN included; shares of
-        the ``nea_annual`` rule only above 100 %), or an
+        Naming the metric and variant of a share outside [0, 100] % (NaN included), or an
         enforced target whose share is below its minimum by more than ``SHARE_ATOL_PP``.
     """
     rows = metrics[metrics["metric"].isin(SHARE_METRICS) & metrics["unit"].eq("%")]
     for _, row in rows.iterrows():
         value = float(row["value"])
-        low = -np.inf if str(row["variant"]).endswith(NET_RULE) else -SHARE_ATOL_PP
-        if not (low <= value <= 100 + SHARE_ATOL_PP):
+        if not (-SHARE_ATOL_PP <= value <= 100 + SHARE_ATOL_PP):
             where = f"metric '{row['metric']}', variant '{row['variant']}'"
             if row["carrier"]:
                 where += f", carrier '{row['carrier']}'"

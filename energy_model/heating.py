@@ -779,7 +779,7 @@ def compute_heating_metrics(n: pypsa.Network, sc: Scenario) -> pd.DataFrame:
     ``heating_season_curtailment`` [TWh, %] (variant ``heating_season``)
         Curtailed energy of the scenario's renewable carriers in snapshots with any heat load,
         and its share of their available energy in those snapshots.
-    ``heating_renewable_electricity`` [TWh, %] (variant ``pro_rata_hourly``)
+    ``heating_renewable_electricity`` [TWh, %] (variant ``hourly_mix``)
         Heating electricity times the hourly renewable fraction of local electricity supply
         ``r(t) = G_RE(t) / (G_local(t) + M(t))`` (local generators on electricity buses, imports
         ``M`` over border links). Indicative only: the official share is computed by
@@ -886,7 +886,7 @@ def compute_heating_metrics(n: pypsa.Network, sc: Scenario) -> pd.DataFrame:
     fraction = compute_local_renewable_fraction(n, sc)
     if fraction is not None and len(links):
         renewable_heating = float((total_electricity * fraction).mul(weights).sum())
-        variant = "pro_rata_hourly"
+        variant = "hourly_mix"
         rows.append(
             _row("heating_renewable_electricity", renewable_heating / MWH_PER_TWH, "TWh", variant=variant)
         )

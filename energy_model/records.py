@@ -37,6 +37,7 @@ class Verdict(_Record):
     indicator: Literal["final_energy", "electricity"]
     variant: str
     """Valuation and attribution of the achieved share (the scenario's headline)."""
+    kind: Literal["goal", "calibration"] = "goal"
     enforced: bool
     target_share: float
     """Required share [-]."""
@@ -44,7 +45,13 @@ class Verdict(_Record):
     """Achieved share under the headline rule [-]."""
     margin_pp: float
     """``achieved - target`` [percentage points]."""
-    status: Literal["PASS", "FAIL"]
+    status: Literal["PASS", "FAIL", "CALIBRATED", "OFF"]
+    """Headline status: PASS/FAIL for a goal, CALIBRATED/OFF for a calibration year."""
+    robust_status: str = ""
+    """Status across the defensible accounting rules (``PASS under every rule``, ``DEPENDS ON
+    ACCOUNTING``, ``FAIL under every rule``; CALIBRATED/OFF for calibrations)."""
+    robust_detail: str = ""
+    """Rules under which the target is not met, and by how much [pp]."""
 
 
 class Timings(_Record):
@@ -87,6 +94,9 @@ class RunRecord(_Record):
     solver: SolverRecord
     screening: dict[str, Any]
     """What the investment screening did (``ScreeningReport.as_dict``)."""
+    mix_iterations: list[dict[str, float]] = []
+    """Steps of the mix-ratio iteration of enforced final-energy targets (objective, fixed and
+    achieved mix ratio and share per target); empty when nothing is enforced."""
     snapshots: int
     versions: dict[str, str]
     """Versions of Python and of the packages that determine a result."""

@@ -137,6 +137,19 @@ class Target(StrictModel):
     """Add the target as a constraint of the optimisation."""
     source: str = ""
     """Where the target comes from."""
+    kind: Literal["goal", "calibration"] = "goal"
+    """``goal``: a plan target, judged PASS/FAIL. ``calibration``: a share already reported for
+    a historical year; the model is judged CALIBRATED (within ``calibration_band_pp``) or OFF,
+    never PASS/FAIL."""
+    calibration_band_pp: float = Field(default=2.0, gt=0, le=20)
+    """Half-width of the calibration band [percentage points] (``kind: calibration`` only)."""
+
+    @model_validator(mode="after")
+    def _calibration_is_not_enforced(self) -> Target:
+        if self.kind == "calibration" and self.enforce:
+            msg = "a calibration target reports a historical share; it cannot be enforced"
+            raise ValueError(msg)
+        return self
 
 
 class ExportContract(StrictModel):
@@ -168,8 +181,15 @@ class AccountingConfig(StrictModel):
     """Headline valuation of electricity in tce; both are always reported."""
     coal_equivalent_kgce_per_kwh: float | None = Field(default=None, gt=0, lt=1)
     """Coal-equivalent factor [kgce/kWh]; ``None`` takes the year's value from data."""
-    attribution: Literal["pro_rata", "local_first", "export_first"] = "pro_rata"
-    """Headline rule to split renewable electricity between local use and exports."""
+    attribution: Literal[
+        "annual_mix", "green_contract", "hourly_mix", "export_first", "local_first"
+    ] = "annual_mix"
+    """Headline rule to split renewable electricity between local use and exports (all are
+    reported; docs/accounting.md). ``annual_mix``: the annual local generation mix, as an energy
+    balance counts it."""
+    enforce_attribution: Literal["annual_mix", "green_contract"] | None = None
+    """Rule an enforced target is held to; ``None``: the headline rule (which must then be an
+    annual rule)."""
     include_ambient_heat: bool = False
     """Count heat-pump ambient heat as renewable (EU RED style)."""
     final_energy_table: str = "data/final_energy.csv"
@@ -214,6 +234,27 @@ class Scenario(StrictModel):
             msg = f"target names must be unique, got {names}"
             raise ValueError(msg)
         return self
+
+    @model_validator(mode="after")
+    def _enforceable_rule(self) -> Scenario:
+        accounting = self.accounting
+        if (
+            any(t.enforce for t in self.targets)
+            and accounting.enforce_attribution is None
+            and accounting.attribution not in ("annual_mix", "green_contract")
+        ):
+            msg = (
+                f"a target is enforced but the headline rule '{accounting.attribution}' is hourly "
+                "and cannot be enforced; set accounting.enforce_attribution to annual_mix or "
+                "green_contract"
+            )
+            raise ValueError(msg)
+        return self
+
+    @property
+    def enforced_attribution(self) -> str:
+        """The attribution rule enforced targets are held to."""
+        return self.accounting.enforce_attribution or self.accounting.attribution
 
 
 def _format_validation_error(error: ValidationError) -> tuple[str, str]:

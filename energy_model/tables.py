@@ -23,16 +23,26 @@ METRIC_COLUMNS: list[str] = ["metric", "variant", "carrier", "bus", "value", "un
 #: Unit conversion [MWh/TWh].
 MWH_PER_TWH = 1e6
 
-#: Attribution rule of the linear (enforceable) annual share.
-LP_ATTRIBUTION = "nea_annual"
-#: Hourly attribution rules (reported, not enforceable).
-HOURLY_ATTRIBUTIONS: tuple[str, ...] = ("pro_rata", "local_first", "export_first")
+#: Annual attribution rules: the annual generation mix (the headline, as an energy balance
+#: would count it) and the green-contract rule (green deliveries deducted first, the rest of the
+#: exports leave with the mix). Both can be enforced as targets.
+ANNUAL_ATTRIBUTIONS: tuple[str, ...] = ("annual_mix", "green_contract")
+#: Hourly attribution rules (numbers only): the hourly generation mix, and the two outer bounds.
+HOURLY_ATTRIBUTIONS: tuple[str, ...] = ("hourly_mix", "export_first", "local_first")
 #: All attribution rules, in the order they are reported.
-ATTRIBUTIONS: tuple[str, ...] = (*HOURLY_ATTRIBUTIONS, LP_ATTRIBUTION)
+ATTRIBUTIONS: tuple[str, ...] = (*ANNUAL_ATTRIBUTIONS, *HOURLY_ATTRIBUTIONS)
+#: Rules an enforced target can use (linear for a fixed mix ratio).
+ENFORCEABLE_ATTRIBUTIONS: tuple[str, ...] = ANNUAL_ATTRIBUTIONS
+#: The rules an official could defend; a verdict is robust when it holds under all of them.
+DEFENSIBLE_ATTRIBUTIONS: tuple[str, ...] = ("annual_mix", "hourly_mix", "green_contract")
+#: Outer bounds of the locally consumed renewable electricity (reported, labelled as bounds).
+BOUND_ATTRIBUTIONS: tuple[str, ...] = ("export_first", "local_first")
 #: Electricity valuations of the final-energy share.
 VALUATIONS: tuple[str, ...] = ("coal_equivalent", "calorific")
+#: The valuation of the robust verdict (calorific is a different indicator, shown apart).
+DEFENSIBLE_VALUATION = "coal_equivalent"
 #: Headline attribution and valuation when a scenario names none (the schema's defaults).
-DEFAULT_ATTRIBUTION = HOURLY_ATTRIBUTIONS[0]
+DEFAULT_ATTRIBUTION = ANNUAL_ATTRIBUTIONS[0]
 DEFAULT_VALUATION = VALUATIONS[0]
 #: Metric of the final-energy share and of the share of local electricity consumption.
 SHARE_METRIC = "renewable_share"

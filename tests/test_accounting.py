@@ -12,10 +12,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from energy_model import accounting as acc
-from energy_model.exceptions import InputError
+from energy_model.exceptions import InfeasibleError, InputError
 from energy_model.optimization import constraints
 from energy_model.optimization.reachable import compute_max_reachable_share
-from energy_model.scenario import AccountingConfig, Scenario, SolverConfig, Target
+from energy_model.optimization.solve import solve_scenario
+from energy_model.scenario import AccountingConfig, ExportContract, Scenario, SolverConfig, Target
 
 pypsa.options.api.legacy_string_dtype = False
 
@@ -99,11 +100,13 @@ def fixed_dispatch_network() -> pypsa.Network:
 
 # hand-computed numbers of fixed_dispatch_network [MWh]
 E_EL = 61 + 51
+# annual pool: wind 130 + coal 152 = local use 112 + exports 170 = 282 MWh
 RE_LOCAL = {
-    "pro_rata": 100 * 61 / 151 + 30 * 51 / 131,
+    "annual_mix": E_EL * 130 / 282,
+    "green_contract": E_EL * 130 / 282,  # no green contract in scenario(): same as annual_mix
+    "hourly_mix": 100 * 61 / 151 + 30 * 51 / 131,
     "local_first": 61 + 30,
     "export_first": (100 - 90) + 0,
-    "nea_annual": max((100 + 30) - (90 + 80), 0),  # exports exceed wind: clipped at zero
 }
 STOVE_FUEL = 2 * 3 / 0.5
 SOLAR_THERMAL = 2 * 4
@@ -208,7 +211,7 @@ def test_export_exceeding_renewable_hour() -> None:
          "loads": [30.0], "charge": [0.0], "exports": [90.0], "losses": [0.0]}
     )
     w = pd.Series([1.0])
-    assert acc.compute_attribution(flows, w, "pro_rata").local == pytest.approx(20 * 30 / 120)
+    assert acc.compute_attribution(flows, w, "hourly_mix").local == pytest.approx(20 * 30 / 120)
     assert acc.compute_attribution(flows, w, "local_first").local == pytest.approx(20)
     assert acc.compute_attribution(flows, w, "export_first").local == pytest.approx(0)
     assert acc.compute_attribution(flows, w, "export_first").exported == pytest.approx(20)
@@ -221,7 +224,7 @@ flow_values = st.floats(min_value=0, max_value=1000, allow_nan=False)
 @given(st.lists(st.tuples(flow_values, flow_values, flow_values, flow_values),
                 min_size=1, max_size=6))
 def test_rules_are_ordered(hours: list[tuple[float, float, float, float]]) -> None:
-    """nea_annual <= export_first <= pro_rata <= local_first for any balanced dispatch."""
+    """export_first <= hourly_mix <= local_first for any balanced dispatch."""
     rows = []
     for g, other, export_part, charge_part in hours:
         supply = g + other
@@ -236,11 +239,9 @@ def test_rules_are_ordered(hours: list[tuple[float, float, float, float]]) -> No
     flows = pd.DataFrame(rows)
     w = pd.Series(1.0, index=flows.index)
     local = {r: acc.compute_attribution(flows, w, r).local for r in acc.HOURLY_ATTRIBUTIONS}
-    nea = max(flows["renewable"].sum() - flows["exports"].sum(), 0.0)
     tol = 1e-6 * max(1.0, flows.to_numpy().max())
-    assert nea <= local["export_first"] + tol
-    assert local["export_first"] <= local["pro_rata"] + tol
-    assert local["pro_rata"] <= local["local_first"] + tol
+    assert local["export_first"] <= local["hourly_mix"] + tol
+    assert local["hourly_mix"] <= local["local_first"] + tol
 
 
 # ----------------------------------------------------------------------------------------------
@@ -331,13 +332,8 @@ def solve_enforced(indicator: str, share: float, root: Path) -> tuple[
     if key not in _SOLVED:
         sc = enforced(indicator, share)
         n = investment_network()
-
-        def extra(n: pypsa.Network, sns: pd.Index) -> None:
-            name = constraints.add_renewable_share_constraint(n, sns, sc, "goal", root)
-            assert name == "GlobalConstraint-renewable_share_goal"
-
-        solve(n, extra)
-        metrics = acc.compute_share_metrics(n, sc, root, constraints.read_duals(n.model, sc))
+        result = solve_scenario(n, sc, root, diagnose=False)
+        metrics = acc.compute_share_metrics(n, sc, root, result.duals)
         _SOLVED[key] = (n, metrics, sc)
     return _SOLVED[key]
 
@@ -349,43 +345,53 @@ def test_constraint_binds_and_agrees_with_metric(tables_root: Path, indicator: s
     name = "GlobalConstraint-renewable_share_goal"
     assert constraints.read_duals(n.model, sc)[name] != 0  # the target binds
     got = pick(metrics, "target_enforced_share").iloc[0]
-    assert got == pytest.approx(share * 100, abs=1e-6)
+    assert got == pytest.approx(share * 100, abs=1e-4)
     # metric (numbers) and constraint (linopy expression evaluated at the solution) agree
     con = n.model.constraints[name]
     residual = float(con.lhs.solution.sum()) - float(con.rhs.sum())
     assert residual == pytest.approx(0.0, abs=1e-6)
     metric = "renewable_share" if indicator == "final_energy" else "renewable_share_electricity"
-    variant = "coal_equivalent|nea_annual" if indicator == "final_energy" else "nea_annual"
+    variant = "coal_equivalent|annual_mix" if indicator == "final_energy" else "annual_mix"
     reported = pick(metrics, metric, variant=variant).iloc[0]
-    assert reported == pytest.approx(share * 100, abs=1e-6)
+    # the reported headline share meets the target (the proof the issue asks for) and binds
+    assert reported >= share * 100 - 1e-4
+    assert reported == pytest.approx(share * 100, abs=1e-4)
     verdicts = acc.compute_verdicts(metrics, sc)
-    assert verdicts["status"].tolist() == ["PASS"]  # headline pro_rata >= nea_annual
-    assert verdicts["achieved_share"].iloc[0] >= share - 1e-9
+    assert verdicts["status"].tolist() == ["PASS"]
+    assert verdicts["achieved_share"].iloc[0] >= share - 1e-6
+
+
+def test_enforcing_costs_more_than_the_free_optimum(tables_root: Path) -> None:
+    """The free optimum misses 25 %; enforcing it raises the objective and meets it."""
+    free = investment_network()
+    sc = enforced("final_energy", 0.25)
+    free_sc = sc.model_copy(update={"targets": [sc.targets[0].model_copy(update={"enforce": False})]})
+    base = solve_scenario(free, free_sc, tables_root, diagnose=False)
+    free_share = acc.evaluate_enforced_target(free, sc, sc.targets[0], tables_root).share
+    assert free_share < 0.25
+    low, metrics, _ = solve_enforced("final_energy", 0.25, tables_root)
+    assert float(low.objective) > base.objective
 
 
 def test_shadow_price_matches_finite_difference(tables_root: Path) -> None:
+    """The reported price per pp is the cost of one more point at the converged mix ratio."""
     low, metrics, _ = solve_enforced("final_energy", 0.25, tables_root)
     high, _, _ = solve_enforced("final_energy", 0.26, tables_root)
     finite = float(high.objective) - float(low.objective)
     assert finite > 0
     price = pick(metrics, "shadow_price", unit="CNY/pp").iloc[0]
-    assert price == pytest.approx(finite, rel=0.05)
+    assert price == pytest.approx(finite, rel=0.25)
 
 
 def test_unreachable_target(tmp_path: Path) -> None:
-    """Wind capped at 50 MW, no exports: max nea share is hand-computable."""
+    """Wind capped at 50 MW, no exports: the largest reachable share is hand-computable."""
     root = write_tables(tmp_path)
     sc = enforced("final_energy", 0.9)
     n = investment_network(wind_max=50.0)
     n.remove("Line", "to_beijing")
     n.remove("StorageUnit", "battery")
-    status, _ = n.optimize(
-        solver_name="highs", include_objective_constant=False,
-        extra_functionality=lambda n, sns: constraints.add_renewable_share_constraint(n, sns, sc, "goal",
-                                                                              root),
-        **SIMPLEX.options,
-    )
-    assert status != "ok"
+    with pytest.raises(InfeasibleError):
+        solve_scenario(n, sc, root, diagnose=False)
     best = compute_max_reachable_share(n, sc, "goal", root)
     wind = 50 * (0.9 + 0.2 + 0.6 + 0.1)
     load = 80 + 100 + 90 + 120
@@ -403,22 +409,59 @@ def test_verdict_fail_and_margin(solved_fixed: pypsa.Network, tmp_path: Path) ->
                            Target(name="el", indicator="electricity", min_share=0.1)])
     verdicts = acc.compute_verdicts(acc.compute_share_metrics(solved_fixed, sc, root), sc)
     assert verdicts["status"].tolist() == ["FAIL", "PASS"]
-    el = 100 * RE_LOCAL["pro_rata"] / E_EL
+    el = 100 * RE_LOCAL["annual_mix"] / E_EL
     assert verdicts["margin_pp"].iloc[1] == pytest.approx(el - 10)
 
 
-def test_negative_nea_logs_warning(solved_fixed: pypsa.Network, tmp_path: Path,
-                                   caplog: pytest.LogCaptureFixture) -> None:
-    with caplog.at_level(logging.WARNING, logger="energy_model.accounting"):
-        acc.compute_share_metrics(solved_fixed, scenario(), write_tables(tmp_path), None)
-    assert "exceed local renewable generation by 4e-05 TWh" in caplog.text
+def test_green_contract_rule_by_hand(solved_fixed: pypsa.Network, tmp_path: Path) -> None:
+    """100 MWh of the 170 MWh exported are green: wind 30 of the remaining 182 MWh pool."""
+    root = write_tables(tmp_path)
+    contract = ExportContract(name="green", links=["export"], min_energy_twh=100e-6,
+                              renewable_only=True)
+    sc = scenario(export_contracts=[contract])
+    metrics = acc.compute_share_metrics(solved_fixed, sc, root, None)
+    el = pick(metrics, "renewable_share_electricity", variant="green_contract").iloc[0]
+    assert el == pytest.approx(100 * 30 / 182)
+    exported = pick(metrics, "renewable_electricity_exported", variant="green_contract").iloc[0]
+    assert exported * 1e6 == pytest.approx(130 - E_EL * 30 / 182)
+    # a contract that is not green leaves the rule equal to annual_mix
+    grey = scenario(export_contracts=[contract.model_copy(update={"renewable_only": False})])
+    metrics = acc.compute_share_metrics(solved_fixed, grey, root, None)
+    el = pick(metrics, "renewable_share_electricity", variant="green_contract").iloc[0]
+    assert el == pytest.approx(100 * 130 / 282)
+
+
+def test_calibration_and_robust_verdicts(solved_fixed: pypsa.Network, tmp_path: Path) -> None:
+    """Electricity shares: annual_mix 46.1 %, green_contract 46.1 %, hourly_mix 48.3 %."""
+    root = write_tables(tmp_path)
+    annual = 100 * 130 / 282
+    hourly = 100 * RE_LOCAL["hourly_mix"] / E_EL
+    between = (annual + hourly) / 2 / 100
+    sc = scenario(targets=[
+        Target(name="split", indicator="electricity", min_share=between),
+        Target(name="calibrated", indicator="electricity", min_share=0.47, kind="calibration"),
+        Target(name="off", indicator="electricity", min_share=0.47, kind="calibration",
+               calibration_band_pp=0.5),
+    ])
+    verdicts = acc.compute_verdicts(acc.compute_share_metrics(solved_fixed, sc, root), sc)
+    split = verdicts.iloc[0]
+    assert split["status"] == "FAIL"  # headline annual_mix is below
+    assert split["robust_status"] == "DEPENDS ON ACCOUNTING"
+    assert "annual_mix" in split["robust_detail"] and "hourly_mix" not in split["robust_detail"]
+    assert f"{annual - between * 100:+.2f} pp" in split["robust_detail"]
+    assert verdicts["status"].tolist()[1:] == ["CALIBRATED", "OFF"]  # |46.1 - 47| = 0.9 pp
+    assert verdicts["kind"].tolist() == ["goal", "calibration", "calibration"]
+
+
+def test_calibration_target_cannot_be_enforced() -> None:
+    with pytest.raises(ValueError, match="calibration"):
+        Target(name="t", min_share=0.2, kind="calibration", enforce=True)
 
 
 @pytest.mark.slow
 def test_baseline_2018_reproduces_plan_share() -> None:
-    """Calibration: the 2018 baseline gives 23 % +- 2 pp (coal-equivalent, pro rata)."""
+    """Calibration: the 2018 baseline gives 23 % +- 2 pp (coal-equivalent, annual mix)."""
     from energy_model.network import apply_scenario, load_network
-    from energy_model.optimization.solve import solve as solve_scenario
     from energy_model.scenario import load_scenario, resolve_project_path
 
     path = ROOT / "scenarios" / "baseline-2018.yaml"
@@ -429,7 +472,7 @@ def test_baseline_2018_reproduces_plan_share() -> None:
     apply_scenario(n, sc, file=path)
     solve_scenario(n, sc, ROOT)
     metrics = acc.compute_share_metrics(n, sc, ROOT, None)
-    share = pick(metrics, "renewable_share", variant="coal_equivalent|pro_rata").iloc[0]
+    share = pick(metrics, "renewable_share", variant="coal_equivalent|annual_mix").iloc[0]
     assert 21.0 <= share <= 25.0
 
 

@@ -186,19 +186,20 @@ def metrics_table(rows: list[tuple[str, str, float]]) -> pd.DataFrame:
 
 
 def test_share_bounds():
-    ok = metrics_table([("renewable_share", "coal_equivalent|pro_rata", 35.0),
-                        ("renewable_share_electricity", "pro_rata", 100.0)])
+    ok = metrics_table([("renewable_share", "coal_equivalent|annual_mix", 35.0),
+                        ("renewable_share_electricity", "annual_mix", 100.0)])
     checks.check_shares(ok)
-    bad = metrics_table([("renewable_share", "coal_equivalent|pro_rata", -3.2)])
+    bad = metrics_table([("renewable_share", "coal_equivalent|annual_mix", -3.2)])
     with pytest.raises(PhysicsCheckError, match=r"metric 'renewable_share', variant "
-                                                r"'coal_equivalent\|pro_rata'.*-3.2 %"):
+                                                r"'coal_equivalent\|annual_mix'.*-3.2 %"):
         checks.check_shares(bad)
-    # the annual net rule may go negative (exports above local renewable generation) ...
-    checks.check_shares(metrics_table([("renewable_share", "calorific|nea_annual", -3.2)]))
-    # ... but not above 100 %
-    with pytest.raises(PhysicsCheckError, match="nea_annual"):
-        checks.check_shares(metrics_table([("renewable_share_electricity", "nea_annual", 101.0)]))
-    nan = metrics_table([("renewable_share_electricity", "pro_rata", float("nan"))])
+    # every rule, annual ones included, lies in [0, 100] %: below ...
+    with pytest.raises(PhysicsCheckError, match="annual_mix"):
+        checks.check_shares(metrics_table([("renewable_share", "calorific|annual_mix", -3.2)]))
+    # ... and above
+    with pytest.raises(PhysicsCheckError, match="annual_mix"):
+        checks.check_shares(metrics_table([("renewable_share_electricity", "annual_mix", 101.0)]))
+    nan = metrics_table([("renewable_share_electricity", "annual_mix", float("nan"))])
     with pytest.raises(PhysicsCheckError, match="not a number .*denominator is zero"):
         checks.check_shares(nan)
 

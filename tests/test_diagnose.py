@@ -98,10 +98,12 @@ def test_unreachable_share_target(make_project):
     sc, n = prepare(path)
     d = diagnose.diagnose_infeasibility(n, sc, path.parents[1])
     info = d.targets["clean_power"]
-    # consumption 80 MW x 4 h = 320 MWh; wind used locally at most 150 MWh
+    # annual mix: R = wind 170 MWh (100+20+0+50, the 20 MWh surplus of hour 0 exported, which
+    # beats curtailing it: +20 in R, +18 in 0.9 T), T = consumption 320 + exports 20 = 340 MWh;
+    # shortfall = 0.9 T - R = 306 - 170 = 136 MWh = 40 pp of T
     assert info["unit"] == "MWh"
-    assert info["shortfall"] == pytest.approx(0.9 * 320 - 150, abs=1e-2)
-    assert info["shortfall_pp"] == pytest.approx(43.125, abs=1e-3)
+    assert info["shortfall"] == pytest.approx(0.9 * 340 - 170, abs=1e-2)
+    assert info["shortfall_pp"] == pytest.approx(100 * 136 / 340, abs=1e-3)
     assert "renewable-share target 'clean_power' (>= 90.0 % of local electricity) cannot be met" \
         in d.summary
     assert d.shortfalls.empty

@@ -287,7 +287,7 @@ def test_heating_metrics_on_the_toy() -> None:
     # 10 MWh heat would have needed 10 / 0.5 = 20 MWh coal = 20 / 8.141 tce
     assert metrics[("coal_displaced", "", "", "", "Mtce")] * 1e6 == pytest.approx(20.0 / 8.141, rel=1e-3)
     # all heating electricity came from wind in hour 0 -> 100 % renewable (pro-rata)
-    assert metrics[("heating_renewable_electricity", "pro_rata_hourly", "", "", "%")] == pytest.approx(100.0)
+    assert metrics[("heating_renewable_electricity", "hourly_mix", "", "", "%")] == pytest.approx(100.0)
 
 
 # ------------------------------------------------------------------ scenarios

@@ -140,7 +140,7 @@ def compute_attribution(
     Per snapshot, with renewable supply :math:`R_t = G_{RE,t} + f D_t` and local uses
     :math:`U_t = L_t + C_t + \Lambda_t`, total :math:`S_t = U_t + X_t`:
 
-    * ``pro_rata``: :math:`R^{loc}_t = R_t U_t / S_t` (one pool for local uses and exports);
+    * ``hourly_mix``: :math:`R^{loc}_t = R_t U_t / S_t` (one pool for local uses and exports);
     * ``local_first``: :math:`R^{loc}_t = \min(R_t, U_t)` (upper bound);
     * ``export_first``: :math:`R^{loc}_t = \max(R_t - X_t, 0)` (lower bound).
 
@@ -156,7 +156,7 @@ def compute_attribution(
     weights
         Snapshot weightings [h].
     rule
-        ``pro_rata``, ``local_first`` or ``export_first``.
+        ``hourly_mix``, ``local_first`` or ``export_first``.
     max_iter
         Iteration limit of the storage fixed point.
     """
@@ -177,7 +177,7 @@ def compute_attribution(
 
     def local_re(f: float) -> np.ndarray:
         r = np.minimum(g + f * d, s)
-        if rule == "pro_rata":
+        if rule == "hourly_mix":
             return np.divide(r * u, s, out=np.zeros_like(r), where=s > 0)
         if rule == "local_first":
             return np.minimum(r, u)

@@ -500,24 +500,100 @@ def compute_annual_balance(
     )
 
 
-def compute_nea_local_renewable(balance: AnnualBalance) -> Any:
-    r"""Renewable electricity consumed locally under the ``nea_annual`` rule [MWh].
+def compute_green_exports(n: pypsa.Network, sc: Scenario) -> float:
+    r"""Renewable electricity sent out under green contracts, at the local end [MWh/yr].
 
-    .. math:: E^{nea}_{RE,loc} = \max(G_{RE} - X - \Lambda, 0)
+    .. math:: X_g = \sum_{c \in C_g} 10^6 E_c / \bar\eta_c
 
-    NEA monitoring rule (local RE generation + RE imports - RE sent out) with imports counted as
-    non-renewable and exports and internal network losses counted as renewable first.
+    ==================  =====================================================  =======
+    symbol              meaning                                                unit
+    ==================  =====================================================  =======
+    :math:`C_g`         export contracts with ``renewable_only: true``          –
+    :math:`E_c`         ``min_energy_twh``: contracted delivery at ``bus1``      TWh
+    :math:`\bar\eta_c`   mean efficiency of the contract's links (time mean)    –
+    ==================  =====================================================  =======
 
-    With numbers (a solved network) the clip at zero applies: green-first exports cannot take
-    more renewable electricity than was generated. With linopy expressions the clip is dropped
-    (``max`` is not linear); the linear form is a lower bound of the clipped one and equal to it
-    whenever :math:`G_{RE} \ge X + \Lambda`, so an enforced target is never weaker than the
-    reported ``nea_annual`` share.
+    The contracted volume, not the flow: certificates are issued for the contract, and the
+    contract constraint makes the flow at least this large. A constant, so the green-contract
+    rule stays linear for a fixed mix ratio.
     """
-    local = balance.renewable_generation - balance.exports - balance.network_losses
-    if isinstance(local, int | float | np.floating):
-        return max(float(local), 0.0)
-    return local
+    total = 0.0
+    for contract in sc.export_contracts:
+        if not contract.renewable_only:
+            continue
+        links = [link for link in contract.links if link in n.links.index]
+        if not links:
+            continue
+        efficiency = n.get_switchable_as_dense("Link", "efficiency")[links]
+        mean_efficiency = float(efficiency.to_numpy().mean())
+        if mean_efficiency > 0:
+            total += contract.min_energy_twh * 1e6 / mean_efficiency
+    return total
+
+
+@dataclass
+class MixPool:
+    """The annual electricity pool of a mix rule (floats or linopy expressions) [MWh].
+
+    ``renewable / total`` is the renewable fraction that locally consumed electricity carries.
+    """
+
+    renewable: Any
+    total: Any
+
+
+def compute_mix_pool(balance: AnnualBalance, rule: str, green_exports: float = 0.0) -> MixPool:
+    r"""Renewable and total pool of an annual mix rule.
+
+    Annually the local supply equals the local uses, :math:`G_{RE} + G_O + M = E_{el} + X +
+    \Lambda`, so the pool is written with the uses side (no import or other-generation terms):
+
+    * ``annual_mix``: :math:`R = G_{RE}`, :math:`T = E_{el} + X + \Lambda`;
+    * ``green_contract``: green deliveries leave first,
+      :math:`R = G_{RE} - X_g`, :math:`T = E_{el} + X + \Lambda - X_g`.
+
+    ==================  ==============================================================  =====
+    symbol              meaning                                                         unit
+    ==================  ==============================================================  =====
+    :math:`G_{RE}`      local renewable generation                                      MWh
+    :math:`G_O, M`      other local generation, imports (counted non-renewable)         MWh
+    :math:`E_{el}`      local final electricity consumption                             MWh
+    :math:`X`           exports (positive part at the local ends)                       MWh
+    :math:`\Lambda`     losses of links between local electricity buses                 MWh
+    :math:`X_g`         green-contract deliveries at the local end
+                        (:func:`compute_green_exports`; with numbers capped at
+                        :math:`G_{RE}`)                                                 MWh
+    ==================  ==============================================================  =====
+    """
+    total = balance.electricity + balance.exports + balance.network_losses
+    if rule == "annual_mix":
+        return MixPool(renewable=balance.renewable_generation, total=total)
+    if rule == "green_contract":
+        green = green_exports
+        if isinstance(balance.renewable_generation, int | float | np.floating):
+            green = min(green, float(balance.renewable_generation))
+        return MixPool(renewable=balance.renewable_generation - green, total=total - green)
+    msg = f"no annual mix pool for attribution rule {rule!r}"
+    raise ValueError(msg)
+
+
+def compute_mix_local_renewable(
+    balance: AnnualBalance, rule: str, green_exports: float = 0.0
+) -> tuple[float, float]:
+    r"""Renewable electricity consumed locally and exported under an annual mix rule [MWh].
+
+    .. math:: E_{RE,loc} = E_{el} \, R / T, \qquad E_{RE,exp} = G_{RE} - E_{RE,loc} - \Lambda R/T
+
+    (numbers only; :func:`compute_mix_pool` defines :math:`R` and :math:`T`). Returns
+    ``(local, exported)``.
+    """
+    pool = compute_mix_pool(balance, rule, green_exports)
+    total = float(pool.total)
+    ratio = min(max(float(pool.renewable) / total, 0.0), 1.0) if total > 0 else 0.0
+    local = float(balance.electricity) * ratio
+    losses = float(balance.network_losses) * ratio
+    exported = max(float(balance.renewable_generation) - local - losses, 0.0)
+    return local, exported
 
 
 @dataclass
@@ -611,9 +687,21 @@ def find_target(sc: Scenario, target: Target | str) -> Target:
 
 
 def compute_model_share_terms(
-    n: pypsa.Network, sc: Scenario, target: Target, project_root: str | Path, prefix: str
-) -> ShareTerms:
-    """Share numerator/denominator of ``target`` as linopy expressions of ``n.model``."""
+    n: pypsa.Network,
+    sc: Scenario,
+    target: Target,
+    project_root: str | Path,
+    prefix: str,
+    *,
+    rule: str,
+    mix_ratio: float,
+) -> tuple[ShareTerms, MixPool]:
+    """Share and mix-pool terms of ``target`` as linopy expressions of ``n.model``.
+
+    The locally consumed renewable electricity is ``mix_ratio * E_el`` (the mix ratio fixed,
+    so the share is linear); the pool of ``rule`` (:func:`compute_mix_pool`) is returned for
+    the constraint that the network's own mix reaches ``mix_ratio``.
+    """
     root = Path(project_root)
     factors = compute_electricity_factors(sc, root)
     table = (
@@ -622,13 +710,15 @@ def compute_model_share_terms(
         else None
     )
     balance = compute_annual_balance(n, sc, model=True, prefix=prefix)
-    return compute_share_terms(
+    pool = compute_mix_pool(balance, rule, compute_green_exports(n, sc))
+    terms = compute_share_terms(
         balance,
-        compute_nea_local_renewable(balance),
+        mix_ratio * balance.electricity,
         indicator=target.indicator,
         electricity_factor=factors[sc.accounting.electricity_valuation],
         table=table,
         include_ambient_heat=sc.accounting.include_ambient_heat,
     )
+    return terms, pool
 
 

@@ -38,6 +38,11 @@ def share_constraint_name(target_name: str) -> str:
     return f"{CONSTRAINT_PREFIX}{target_name}"
 
 
+def mix_constraint_name_of(target_name: str) -> str:
+    """Name of the mix-ratio constraint of the enforced final-energy target ``target_name``."""
+    return f"{share_constraint_name(target_name)}_mix"
+
+
 # ---------------------------------------------------------------------------------------------
 # Input tables
 # ---------------------------------------------------------------------------------------------

@@ -11,17 +11,17 @@ expressions) come from :mod:`energy_model.accounting`; this module only states t
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 import xarray as xr
 
 from energy_model.accounting import (
-    LP_ATTRIBUTION,
     ShareTerms,
     compute_model_share_terms,
     find_target,
+    mix_constraint_name_of,
     share_constraint_name,
 )
 from energy_model.optimization.compat import fixed_limit_rows, set_variable_bounds
@@ -49,6 +49,11 @@ def export_contract_name(contract: ExportContract) -> str:
 def renewable_share_constraint_name(target: Target) -> str:
     """Name of the linopy constraint that enforces a renewable-share target."""
     return share_constraint_name(target.name)
+
+
+def mix_constraint_name(target: Target) -> str:
+    """Name of the mix-ratio constraint of an enforced final-energy target."""
+    return mix_constraint_name_of(target.name)
 
 
 def add_export_contract_constraint(
@@ -146,46 +151,62 @@ def move_fixed_limits_to_bounds(m: linopy.Model) -> int:
     return moved
 
 
+def as_linear(m: linopy.Model, value: Any) -> Any:
+    """``value`` as a linopy expression: constants (no variable left in them) get ``0 * x``.
+
+    A share term can be a constant when every flow in it is fixed (e.g. fixed loads and a
+    fixed mix ratio); linopy takes a constraint or an objective only as an expression.
+    """
+    if hasattr(value, "vars"):
+        return value
+    anchor = m.variables[next(iter(m.variables))]
+    return 0 * anchor.sum() + float(value)
+
+
 def add_renewable_share_constraint(
     n: pypsa.Network,
     sns: pd.Index,
     sc: Scenario,
     target: Target | str,
     project_root: str | Path,
+    mix_ratio: float | None = None,
 ) -> str:
-    r"""Require the renewable share of ``target`` to reach ``target.min_share``.
+    r"""Require the renewable share of ``target`` under the enforced rule to reach ``s``.
 
-    Adds one linear constraint to ``n.model`` (rule ``nea_annual``, the scenario's electricity
-    valuation; terms from :func:`energy_model.accounting.compute_model_share_terms`):
+    The headline rules are annual mix rules (``annual_mix``, ``green_contract``): locally
+    consumed electricity carries the renewable fraction :math:`R/T` of the year's local
+    electricity pool (:func:`energy_model.accounting.compute_mix_pool`). The share is then a
+    ratio of decision variables; with the mix ratio fixed at :math:`\rho` it is linear, and two
+    constraints together imply the target:
 
     .. math::
 
-        c_{el}(G_{RE} - X - \Lambda) + c_h(F^{RE}_h + H^{RE}_{dh} + aQ_{amb}) + 10^6 T_{RE}
-        \;\ge\; s \,\big[c_{el} E_{el} + c_h(F_h + H_{dh} + aQ_{amb}) + 10^6 T\big]
+        R - \rho\, T \;\ge\; 0 \qquad\text{(the network's own mix reaches } \rho\text{)}
 
-    for ``final_energy`` targets (both sides in tce), and
-    :math:`G_{RE} - X - \Lambda \ge s\,E_{el}` (MWh) for ``electricity`` targets.
+        c_{el}\,\rho\,E_{el} + N_o \;\ge\; s\,\big[c_{el} E_{el} + D_o\big]
+        \qquad\text{(final_energy targets)}
+
+    Any dispatch that meets both has :math:`R/T \ge \rho` and therefore a share
+    :math:`\ge s`; :func:`energy_model.optimization.solve.solve_scenario` moves :math:`\rho` to the
+    mix of the last solution until it stops moving. For ``electricity`` targets the share *is*
+    the mix ratio, so :math:`R - s\,T \ge 0` alone is exact (no iteration).
 
     ==================  ===========================================================  =========
     symbol              meaning                                                      unit
     ==================  ===========================================================  =========
-    :math:`G_{RE}`      local renewable generation, :math:`\sum_t w_t p_{g,t}`         MWh
-    :math:`X`           exports, :math:`\sum_t w_t \max(p_{\ell,t}, 0)` at local ends  MWh
-    :math:`\Lambda`     losses of links between local electricity buses              MWh
-    :math:`E_{el}`      local final electricity consumption (loads, conversion       MWh
-                        links, storage losses)
+    :math:`R, T`        renewable and total electricity pool of the rule             MWh
+    :math:`\rho`        fixed mix ratio (``mix_ratio``)                              \-
+    :math:`E_{el}`      local final electricity consumption                          MWh
     :math:`c_{el}`      electricity factor of the headline valuation                 tce/MWh
-    :math:`c_h`         calorific factor of heat and fuels, 0.1229                   tce/MWh
-    :math:`F_h, H_{dh}` heat-generator fuel input, non-electric district heat         MWh
-    :math:`Q_{amb}`     heat-pump ambient heat (:math:`a` = include_ambient_heat)     MWh
-    :math:`T, T_{RE}`   non-modelled final energy, renewable part (final_energy.csv) Mtce
+    :math:`N_o`         renewable final energy other than electricity: heat          tce
+                        (calorific 0.1229 tce/MWh), ambient heat if counted, table
+    :math:`D_o`         final energy other than electricity (heat, fuels, table)      tce
     :math:`s`           ``target.min_share``                                         \-
-    :math:`w_t`         snapshot weighting (generators)                              h
     ==================  ===========================================================  =========
 
-    Flows that can change sign (lines, two-way links) enter through auxiliary variables
-    :math:`a_t \ge p_t, a_t \ge 0`, exact at the optimum of a binding constraint. The dual of the
-    constraint (``n.model.constraints[name].dual``) is in CNY/tce (CNY/MWh for electricity).
+    The constraint named by the return value is the share constraint (final energy; its dual is
+    in CNY/tce) or the mix constraint (electricity; CNY/MWh); the mix constraint of a
+    final-energy target is named ``<name>_mix``.
 
     Parameters
     ----------
@@ -194,50 +215,75 @@ def add_renewable_share_constraint(
     sns
         Snapshots of the optimisation (unused; the model's snapshots are taken).
     sc
-        Scenario.
+        Scenario (``sc.enforced_attribution`` is the rule).
     target
         The target (or its name).
     project_root
         Folder that holds ``data/``.
+    mix_ratio
+        :math:`\rho` [-]; required for ``final_energy`` targets, ignored for ``electricity``.
 
     Returns
     -------
     str
         Constraint name ``GlobalConstraint-renewable_share_<target>``.
     """
-    name, _ = add_share_requirement(n, sc, find_target(sc, target), project_root)
+    name, _ = add_share_requirement(n, sc, find_target(sc, target), project_root, mix_ratio)
     return name
 
 
 def add_share_requirement(
-    n: pypsa.Network, sc: Scenario, target: Target, project_root: str | Path
+    n: pypsa.Network,
+    sc: Scenario,
+    target: Target,
+    project_root: str | Path,
+    mix_ratio: float | None = None,
 ) -> tuple[str, ShareTerms]:
-    """Add the constraint of :func:`add_renewable_share_constraint`; return its name and terms.
+    """Add the constraints of :func:`add_renewable_share_constraint`; return name and terms.
 
-    The terms (numerator and denominator as linear expressions) are what the infeasibility
-    diagnosis needs to measure a shortfall; the formula is the one documented there.
+    The terms (share numerator and denominator as linear expressions at the fixed mix ratio)
+    are what the infeasibility diagnosis needs to measure a shortfall.
     """
     name = renewable_share_constraint_name(target)
-    terms = compute_model_share_terms(n, sc, target, project_root, prefix=name)
-    n.model.add_constraints(terms.numerator - target.min_share * terms.denominator >= 0, name=name)
+    rule = sc.enforced_attribution
+    if target.indicator == "electricity":
+        ratio = target.min_share
+    elif mix_ratio is None:
+        msg = f"target '{target.name}': a final-energy target needs the fixed mix ratio"
+        raise ValueError(msg)
+    else:
+        ratio = mix_ratio
+    terms, pool = compute_model_share_terms(
+        n, sc, target, project_root, prefix=name, rule=rule, mix_ratio=ratio
+    )
+    m = n.model
+    mix = as_linear(m, pool.renewable - ratio * pool.total)
+    if target.indicator == "electricity":
+        m.add_constraints(mix >= 0, name=name)
+        terms = ShareTerms(numerator=pool.renewable, denominator=pool.total)
+    else:
+        m.add_constraints(mix >= 0, name=mix_constraint_name(target))
+        share = as_linear(m, terms.numerator - target.min_share * terms.denominator)
+        m.add_constraints(share >= 0, name=name)
     logger.info(
-        "added %s: %s share >= %.1f %% (rule %s)",
+        "added %s: %s share >= %.1f %% (rule %s, mix ratio %.6f)",
         name,
         target.indicator,
         target.min_share * 100,
-        LP_ATTRIBUTION,
+        rule,
+        ratio,
     )
     return name, terms
 
 
 def extra_functionality(
-    sc: Scenario, project_root: str | Path
+    sc: Scenario, project_root: str | Path, mix_ratios: dict[str, float] | None = None
 ) -> Callable[[pypsa.Network, pd.Index], None]:
     """Return the callable that adds every scenario constraint to ``n.model``.
 
     The callable adds one export-contract constraint per ``sc.export_contracts`` entry
-    (:func:`add_export_contract_constraint`) and one renewable-share constraint per enforced
-    target (:func:`add_renewable_share_constraint`).
+    (:func:`add_export_contract_constraint`) and the constraints of each enforced target
+    (:func:`add_renewable_share_constraint`) at its fixed mix ratio ``mix_ratios[target]``.
     """
 
     def add_constraints(n: pypsa.Network, sns: pd.Index) -> None:
@@ -245,7 +291,8 @@ def extra_functionality(
             add_export_contract_constraint(n, sns, contract)
         for target in sc.targets:
             if target.enforce:
-                add_renewable_share_constraint(n, sns, sc, target, project_root)
+                ratio = (mix_ratios or {}).get(target.name)
+                add_renewable_share_constraint(n, sns, sc, target, project_root, ratio)
 
     return add_constraints
 
@@ -254,6 +301,9 @@ def constraint_names(sc: Scenario) -> list[str]:
     """Names of the constraints :func:`extra_functionality` adds (for reading duals)."""
     names = [export_contract_name(c) for c in sc.export_contracts]
     names += [renewable_share_constraint_name(t) for t in sc.targets if t.enforce]
+    names += [
+        mix_constraint_name(t) for t in sc.targets if t.enforce and t.indicator == "final_energy"
+    ]
     return names
 
 

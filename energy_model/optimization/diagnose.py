@@ -190,8 +190,13 @@ def _add_requirements(
     targets: list[Target],
     *,
     soften: bool,
+    mix_ratios: dict[str, float],
 ) -> dict[str, Any]:
     """Add contract and target constraints to ``n.model``; soften them when asked.
+
+    A final-energy target is added at its fixed mix ratio ``mix_ratios[name]`` (the last one the
+    solve used), else at its own minimum share (a proxy: the mix must then reach the target
+    share itself).
 
     Returns
     -------
@@ -207,7 +212,8 @@ def _add_requirements(
             m.constraints[name].soften(CONTRACT_PENALTY)
         added[name] = None
     for target in targets:
-        name, terms = add_share_requirement(n, sc, target, project_root)
+        ratio = mix_ratios.get(target.name, target.min_share)
+        name, terms = add_share_requirement(n, sc, target, project_root, ratio)
         if soften:
             m.constraints[name].soften(TARGET_PENALTY)
         added[name] = terms.denominator
@@ -223,13 +229,16 @@ def _solve_relaxed(
     *,
     soften: bool,
     slack_p_nom: float,
+    mix_ratios: dict[str, float],
 ) -> tuple[pypsa.Network, str, str, dict[str, Any]]:
     """Copy ``n``, add slack generators and the requirements, solve; return the copy."""
     detach_solver_model(n)  # n.copy() refuses a network with a live solver model
     work = n.copy()
     add_slack_generators(work, slack_p_nom)
     m = build_model(work, limits_as_bounds=False, quiet=True)
-    added = _add_requirements(work, sc, project_root, contracts, targets, soften=soften)
+    added = _add_requirements(
+        work, sc, project_root, contracts, targets, soften=soften, mix_ratios=mix_ratios
+    )
     # an infeasible isolation solve is an expected outcome here: linopy's warning stays quiet
     run = run_highs(m, auxiliary_solver_options(sc.solver.options), expect_failure=True)
     if run.optimal:
@@ -350,6 +359,7 @@ def diagnose_infeasibility(
     *,
     condition: str = "infeasible",
     isolate: bool = True,
+    mix_ratios: dict[str, float] | None = None,
 ) -> Diagnosis:
     """Explain why a scenario has no optimal solution.
 
@@ -383,8 +393,9 @@ def diagnose_infeasibility(
     logger.info("diagnosing scenario %s: relaxed solve with load shedding at %d buses "
                 "(VOLL %.0e CNY/MWh, %.0f MW each)", sc.name, len(n.buses), VOLL, slack_p_nom)
     start = time.perf_counter()
+    ratios = mix_ratios or {}
     work, status, relaxed, added = _solve_relaxed(
-        n, sc, root, contracts, targets, soften=True, slack_p_nom=slack_p_nom
+        n, sc, root, contracts, targets, soften=True, slack_p_nom=slack_p_nom, mix_ratios=ratios
     )
     seconds = time.perf_counter() - start
     diagnosis.relaxed_condition = relaxed
@@ -423,12 +434,12 @@ def diagnose_infeasibility(
     elif isolate and kinds > 1:
         for contract in short_contracts:
             diagnosis.isolated[_contract_label(contract)] = _isolate(
-                n, sc, root, [contract], [], slack_p_nom, hours)
+                n, sc, root, [contract], [], slack_p_nom, hours, ratios)
         for target in short_targets:
             diagnosis.isolated[_target_label(target)] = _isolate(
-                n, sc, root, [], [target], slack_p_nom, hours)
+                n, sc, root, [], [target], slack_p_nom, hours, ratios)
         if not diagnosis.shortfalls.empty:
-            diagnosis.isolated[DEMAND_ALONE] = _isolate(n, sc, root, [], [], slack_p_nom, hours)
+            diagnosis.isolated[DEMAND_ALONE] = _isolate(n, sc, root, [], [], slack_p_nom, hours, ratios)
     diagnosis.summary = _summary(sc, diagnosis, short_contracts, short_targets)
     logger.info("diagnosis: %s", diagnosis.summary)
     return diagnosis
@@ -442,10 +453,12 @@ def _isolate(
     targets: list[Target],
     slack_p_nom: float,
     hours: pd.Series,
+    mix_ratios: dict[str, float],
 ) -> str:
     """Try one requirement alone (hard), with load shedding allowed."""
     work, status, condition, _ = _solve_relaxed(
-        n, sc, root, contracts, targets, soften=False, slack_p_nom=slack_p_nom
+        n, sc, root, contracts, targets, soften=False, slack_p_nom=slack_p_nom,
+        mix_ratios=mix_ratios,
     )
     if status != "ok" or condition != "optimal":
         return "cannot be met even with unlimited load shedding"

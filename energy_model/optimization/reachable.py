@@ -15,6 +15,8 @@ import xarray as xr
 
 from energy_model.accounting import compute_model_share_terms, find_target
 from energy_model.exceptions import InfeasibleError
+from energy_model.optimization.compat import detach_solver_model
+from energy_model.optimization.constraints import as_linear
 from energy_model.optimization.model import (
     ConstraintAdder,
     auxiliary_solver_options,
@@ -37,6 +39,66 @@ def _evaluate(term: Any) -> float:
     return float(term)
 
 
+def _dinkelbach(
+    m: Any, numerator: Any, denominator: Any, options: dict[str, Any], what: str,
+    *, max_iter: int, tol: float,
+) -> float:
+    """Maximise ``numerator / denominator`` over the model's feasible set (Dinkelbach)."""
+    q = 0.0
+    value = 0.0
+    for _ in range(max_iter):
+        objective = as_linear(m, numerator - q * denominator)
+        objective = objective - objective.const  # linopy objectives take no constant
+        m.add_objective(objective, overwrite=True, sense="max")
+        run = run_highs(m, options)
+        if not run.optimal:
+            msg = (
+                f"cannot compute the largest reachable {what}: the network has no feasible "
+                f"dispatch (status {run.status}, {run.condition})"
+            )
+            raise InfeasibleError(msg, status=run.status, condition=run.condition)
+        den = _evaluate(denominator)
+        if den <= 0:
+            return 0.0
+        value = _evaluate(numerator) / den
+        if value - q <= tol:
+            break
+        q = value
+    return value
+
+
+def compute_max_mix_ratio(
+    n: pypsa.Network,
+    sc: Scenario,
+    target: Target | str,
+    project_root: str | Path,
+    *,
+    extra_functionality: ConstraintAdder | None = None,
+    max_iter: int = 8,
+    tol: float = 1e-7,
+) -> float:
+    r"""Largest renewable fraction :math:`R/T` of the enforced rule's pool the network reaches [-].
+
+    Step 1 of :func:`compute_max_reachable_share` (same arguments; a copy is optimised).
+    """
+    target = find_target(sc, target)
+    detach_solver_model(n)  # n.copy() refuses a network with a live solver model
+    work = n.copy()
+    m = build_model(work, extra_functionality, limits_as_bounds=False)
+    options = auxiliary_solver_options(sc.solver.options, _crossover(sc))
+    _, pool = compute_model_share_terms(
+        work, sc, target, project_root, prefix=f"max_mix_{target.name}",
+        rule=sc.enforced_attribution, mix_ratio=0.0,
+    )
+    return _dinkelbach(m, pool.renewable, pool.total, options, "mix ratio", max_iter=max_iter, tol=tol)
+
+
+def _crossover(sc: Scenario) -> dict[str, Any]:
+    # objectives without costs have a large optimal face: an interior-point run without
+    # crossover may stop without a reliable vertex, so crossover is switched on
+    return {"run_crossover": "on"} if sc.solver.options.get("solver", "ipm") == "ipm" else {}
+
+
 def compute_max_reachable_share(
     n: pypsa.Network,
     sc: Scenario,
@@ -47,19 +109,29 @@ def compute_max_reachable_share(
     max_iter: int = 8,
     tol: float = 1e-5,
 ) -> float:
-    r"""Largest share of ``target``'s indicator (rule ``nea_annual``) the network can reach.
+    r"""Largest share of ``target``'s indicator the network reaches at its largest renewable mix.
 
-    Dinkelbach's method on the linear-fractional program :math:`\max N(x)/D(x)` over the
-    network's feasible set (costs ignored): solve :math:`\max N - q_k D`, set
-    :math:`q_{k+1} = N/D` at the optimum, stop when :math:`\max N - q_k D \le tol \cdot D`.
+    Two linear-fractional programs over the network's feasible set (costs ignored), each
+    solved by Dinkelbach's method (solve :math:`\max N - q_k D`, set :math:`q_{k+1} = N/D`,
+    stop when the gain is below ``tol``):
+
+    1. the largest mix ratio of the enforced rule, :math:`\rho^* = \max R/T`
+       (:func:`energy_model.accounting.compute_mix_pool`);
+    2. with :math:`R \ge \rho^* T` added, the largest share with the locally consumed renewable
+       electricity :math:`\rho^* E_{el}` (:func:`energy_model.accounting.compute_share_terms`).
 
     ==============  =====================================================  ============
     symbol          meaning                                                unit
     ==============  =====================================================  ============
-    :math:`N, D`    share numerator and denominator                        tce (MWh for
-                    (:func:`energy_model.accounting.compute_share_terms`)  electricity)
-    :math:`q_k`     share after iteration *k*                              –
+    :math:`R, T`    renewable and total electricity pool of the rule       MWh
+    :math:`N, D`    share numerator and denominator at the fixed ratio     tce (MWh for
+                                                                           electricity)
     ==============  =====================================================  ============
+
+    For an ``electricity`` target the share is the mix ratio, so step 1 is exact. For a
+    ``final_energy`` target the result is exact when the share cannot gain from a lower mix
+    ratio with more local electricity use, e.g. when the network exports nothing; otherwise it
+    is a lower bound of the true maximum.
 
     Parameters
     ----------
@@ -71,9 +143,9 @@ def compute_max_reachable_share(
         Adds the scenario's other constraints (e.g. export contracts) to the copy's model; it
         must not add the renewable-share constraint itself.
     max_iter
-        Iteration limit.
+        Iteration limit of each Dinkelbach loop.
     tol
-        Convergence tolerance on the share [-].
+        Convergence tolerance on the ratio and the share [-].
 
     Returns
     -------
@@ -86,34 +158,22 @@ def compute_max_reachable_share(
         The network is infeasible even without the target.
     """
     target = find_target(sc, target)
+    detach_solver_model(n)  # n.copy() refuses a network with a live solver model
     work = n.copy()
     m = build_model(work, extra_functionality, limits_as_bounds=False)
-    terms = compute_model_share_terms(
-        work, sc, target, project_root, prefix=f"max_share_{target.name}"
+    name = f"max_share_{target.name}"
+    options = auxiliary_solver_options(sc.solver.options, _crossover(sc))
+    _, pool = compute_model_share_terms(
+        work, sc, target, project_root, prefix=name, rule=sc.enforced_attribution, mix_ratio=0.0
     )
-    # this objective (no costs) has a large optimal face: an interior-point run without
-    # crossover may stop without a reliable vertex, so crossover is switched on
-    crossover = {"run_crossover": "on"} if sc.solver.options.get("solver", "ipm") == "ipm" else {}
-    options = auxiliary_solver_options(sc.solver.options, crossover)
-    q = 0.0
-    share = 0.0
-    for _ in range(max_iter):
-        objective = terms.numerator - q * terms.denominator
-        objective = objective - objective.const  # linopy objectives take no constant
-        m.add_objective(objective, overwrite=True, sense="max")
-        run = run_highs(m, options)
-        if not run.optimal:
-            msg = (
-                f"cannot compute the largest reachable share of target '{target.name}': "
-                f"the network has no feasible dispatch (status {run.status}, {run.condition})"
-            )
-            raise InfeasibleError(msg, status=run.status, condition=run.condition)
-        num = _evaluate(terms.numerator)
-        den = _evaluate(terms.denominator)
-        if den <= 0:
-            return 0.0
-        share = num / den
-        if share - q <= tol:
-            break
-        q = share
-    return share
+    ratio = _dinkelbach(m, pool.renewable, pool.total, options, "mix ratio", max_iter=max_iter, tol=tol)
+    if target.indicator == "electricity":
+        return ratio
+    m.add_constraints(as_linear(m, pool.renewable - ratio * pool.total) >= 0, name=f"{name}_mix")
+    terms, _ = compute_model_share_terms(
+        work, sc, target, project_root, prefix=f"{name}_at_ratio", rule=sc.enforced_attribution,
+        mix_ratio=ratio,
+    )
+    return _dinkelbach(
+        m, terms.numerator, terms.denominator, options, "share", max_iter=max_iter, tol=tol
+    )

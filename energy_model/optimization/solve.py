@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
+from energy_model.accounting import evaluate_enforced_target
 from energy_model.checks import check_solution
 from energy_model.exceptions import InfeasibleError
 from energy_model.optimization.constraints import extra_functionality, read_duals
@@ -24,6 +25,7 @@ from energy_model.optimization.model import (
     run_highs,
     write_solution,
 )
+from energy_model.optimization.reachable import compute_max_mix_ratio
 from energy_model.optimization.screening import certify, fix_candidates, propose_candidates, release
 
 if TYPE_CHECKING:
@@ -59,6 +61,9 @@ class SolveResult:
         ``variables``, ``constraints`` and ``nonzeros`` of the LP.
     solver_options
         Options passed to the solver.
+    mix_iterations
+        Steps of the mix-ratio iteration of enforced final-energy targets
+        (:func:`solve_scenario`): objective, fixed and achieved mix ratio and share per step.
     screening
         What the investment screening did
         (:meth:`energy_model.optimization.screening.ScreeningReport.as_dict`).
@@ -72,6 +77,7 @@ class SolveResult:
     lp_size: dict[str, int] = field(default_factory=dict)
     solver_options: dict[str, Any] = field(default_factory=dict)
     screening: dict[str, Any] = field(default_factory=dict)
+    mix_iterations: list[dict[str, float]] = field(default_factory=list)
 
 
 def solve(
@@ -82,6 +88,7 @@ def solve(
     log_file: Path | None = None,
     count_nonzeros: bool = False,
     diagnose: bool = True,
+    mix_ratios: dict[str, float] | None = None,
 ) -> SolveResult:
     """Optimise the network for the scenario with HiGHS through linopy.
 
@@ -97,6 +104,10 @@ def solve(
         File for the solver log; ``None`` keeps HiGHS quiet.
     count_nonzeros
         Also count the non-zeros of the constraint matrix (costs a matrix build).
+    mix_ratios
+        Fixed mix ratio of each enforced final-energy target
+        (:func:`energy_model.optimization.constraints.add_renewable_share_constraint`);
+        :func:`solve_scenario` chooses them.
     diagnose
         On a non-optimal end, re-solve a relaxed copy
         (:func:`energy_model.optimization.diagnose.diagnose_infeasibility`) and put its summary into the
@@ -118,7 +129,7 @@ def solve(
     timings["screen"] = time.perf_counter() - start
 
     start = time.perf_counter()
-    m = build_model(n, extra_functionality(sc, project_root))
+    m = build_model(n, extra_functionality(sc, project_root, mix_ratios))
     if candidates and len(m.integers):
         screening.reason = "the model has integer variables; the LP certificate does not apply"
         candidates = []
@@ -179,7 +190,9 @@ def solve(
         )
         if diagnose:
             try:
-                diagnosis = diagnose_infeasibility(n, sc, project_root, condition=run.condition)
+                diagnosis = diagnose_infeasibility(
+                    n, sc, project_root, condition=run.condition, mix_ratios=mix_ratios
+                )
                 message = f"{message}. Diagnosis: {diagnosis.summary}"
             except Exception as err:  # noqa: BLE001 - the original failure must be reported
                 logger.warning("diagnosis failed: %s: %s", type(err).__name__, err)
@@ -201,3 +214,126 @@ def solve(
         solver_options=options,
         screening=screening.as_dict(),
     )
+
+
+#: Convergence tolerance of the mix ratio between two solves of an enforced target [-].
+MIX_RATIO_TOLERANCE = 1e-6
+#: Tolerance of the proof that the reported share meets an enforced target [-] (1e-6 = 1e-4 pp).
+ENFORCED_SHARE_TOLERANCE = 1e-6
+#: Largest number of solves of the mix-ratio iteration.
+MAX_MIX_ITERATIONS = 12
+
+
+def solve_scenario(
+    n: pypsa.Network,
+    sc: Scenario,
+    project_root: Path,
+    *,
+    log_file: Path | None = None,
+    count_nonzeros: bool = False,
+    diagnose: bool = True,
+) -> SolveResult:
+    r"""Solve a scenario; enforced final-energy targets by successive mix ratios.
+
+    Under an annual mix rule the share of final energy is a ratio of decision variables. With
+    the mix ratio fixed at :math:`\rho_k` the target is linear
+    (:func:`energy_model.optimization.constraints.add_renewable_share_constraint`) and every
+    solution of that LP meets the target under the true, variable mix. The iteration:
+
+    1. solve without the share constraints; if every enforced target is already met under
+       the enforced rule, that solution is optimal for the constrained problem too: done;
+    2. :math:`\rho_1 = \max(\text{mix ratio}, \text{ratio the target needs})` of that
+       solution; solve (if that ratio is out of the network's reach, start from the largest mix
+       ratio it reaches, :func:`energy_model.optimization.reachable.compute_max_mix_ratio`);
+    3. :math:`\rho_{k+1}` = the mix ratio of solution *k* (:math:`\ge \rho_k`, since the LP
+       required it): solution *k* is feasible for LP *k+1*, so the cost never rises; stop when
+       :math:`\rho` moves less than :data:`MIX_RATIO_TOLERANCE`.
+
+    After the last solve the reported share under the enforced rule (numbers from the solved
+    network, the same definitions as the metrics) must meet every target within
+    :data:`ENFORCED_SHARE_TOLERANCE`, else :class:`~energy_model.exceptions.InfeasibleError`.
+    ``SolveResult.mix_iterations`` records each step.
+    """
+    enforced = [t for t in sc.targets if t.enforce and t.indicator == "final_energy"]
+    kwargs: dict[str, Any] = {
+        "log_file": log_file,
+        "count_nonzeros": count_nonzeros,
+        "diagnose": diagnose,
+    }
+    if not enforced:
+        return solve(n, sc, project_root, **kwargs)
+    free = sc.model_copy(
+        update={"targets": [t.model_copy(update={"enforce": False}) for t in sc.targets]}
+    )
+    result = solve(n, free, project_root, **kwargs)
+    states = {t.name: evaluate_enforced_target(n, sc, t, project_root) for t in enforced}
+    steps: list[dict[str, float]] = [_step(0, states, result)]
+    if all(states[t.name].share >= t.min_share for t in enforced):
+        logger.info("enforced targets hold at the free optimum; no share constraint binds")
+        return _with_steps(result, steps)
+    ratios = {
+        t.name: min(max(states[t.name].mix_ratio, states[t.name].needed_ratio), 1.0)
+        for t in enforced
+    }
+    for iteration in range(1, MAX_MIX_ITERATIONS + 1):
+        try:
+            result = solve(
+                n, sc, project_root, mix_ratios=ratios, **{**kwargs, "diagnose": iteration > 1}
+            )
+        except InfeasibleError:
+            if iteration > 1:
+                raise
+            # the first ratio can be out of reach of the network's mix: start from the largest
+            # mix the network reaches instead (its solutions meet the target if any does)
+            contracts_only = extra_functionality(free, project_root)
+            fallback = {
+                t.name: compute_max_mix_ratio(
+                    n, sc, t, project_root, extra_functionality=contracts_only
+                )
+                for t in enforced
+            }
+            logger.info("mix ratios %s out of reach; starting from the largest mix %s",
+                        ratios, fallback)
+            ratios = fallback
+            result = solve(n, sc, project_root, mix_ratios=ratios, **kwargs)
+        states = {t.name: evaluate_enforced_target(n, sc, t, project_root) for t in enforced}
+        steps.append(_step(iteration, states, result, ratios))
+        moved = max(abs(states[name].mix_ratio - ratios[name]) for name in ratios)
+        logger.info(
+            "mix-ratio iteration %d: objective %.6g, largest move of the mix ratio %.3g",
+            iteration,
+            result.objective,
+            moved,
+        )
+        if moved < MIX_RATIO_TOLERANCE:
+            break
+        ratios = {name: min(states[name].mix_ratio, 1.0) for name in ratios}
+    for target in enforced:
+        share = states[target.name].share
+        if share < target.min_share - ENFORCED_SHARE_TOLERANCE:
+            msg = (
+                f"scenario '{sc.name}': target '{target.name}' is enforced but the reported "
+                f"{sc.enforced_attribution} share is {share * 100:.4f} % < "
+                f"{target.min_share * 100:.4f} % after {len(steps) - 1} mix-ratio solves"
+            )
+            raise InfeasibleError(msg, status="warning", condition="not_converged")
+    return _with_steps(result, steps)
+
+
+def _step(
+    iteration: int,
+    states: dict[str, Any],
+    result: SolveResult,
+    ratios: dict[str, float] | None = None,
+) -> dict[str, float]:
+    step: dict[str, float] = {"iteration": float(iteration), "objective": result.objective}
+    for name, state in states.items():
+        if ratios is not None:
+            step[f"{name}.fixed_mix_ratio"] = ratios[name]
+        step[f"{name}.mix_ratio"] = state.mix_ratio
+        step[f"{name}.share"] = state.share
+    return step
+
+
+def _with_steps(result: SolveResult, steps: list[dict[str, float]]) -> SolveResult:
+    return replace(result, mix_iterations=steps)

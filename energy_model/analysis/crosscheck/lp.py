@@ -126,6 +126,8 @@ class CrosscheckResult:
     solve_seconds: dict[str, float]
     lp_size: dict[str, dict[str, int]] = field(default_factory=dict)
     targets: dict[str, dict[str, float]] = field(default_factory=dict)
+    mix_ratios: dict[str, float] = field(default_factory=dict)
+    """Fixed mix ratio of each enforced final-energy target in both LPs (the engine's last)."""
     ok: bool = False
 
     def summary(self) -> str:

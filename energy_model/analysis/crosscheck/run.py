@@ -32,7 +32,7 @@ from energy_model.optimization.model import (
     run_highs,
     write_solution,
 )
-from energy_model.optimization.solve import solve as engine_solve
+from energy_model.optimization.solve import solve_scenario
 
 if TYPE_CHECKING:
     import pypsa
@@ -42,7 +42,11 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 def build_pyomo_model(
-    n: pypsa.Network, sc: Scenario | None = None, project_root: Path | None = None
+    n: pypsa.Network,
+    sc: Scenario | None = None,
+    project_root: Path | None = None,
+    *,
+    mix_ratios: dict[str, float] | None = None,
 ) -> tuple[pyo.ConcreteModel, Any]:
     """Build the independent Pyomo LP of ``n`` (see the module docstring for the formulation).
 
@@ -56,6 +60,9 @@ def build_pyomo_model(
     project_root
         Folder that holds ``data/`` (final-energy and coal-equivalent tables); required when
         the scenario enforces a renewable-share target.
+    mix_ratios
+        Fixed mix ratio of each enforced final-energy target (the engine's last one, see
+        :func:`energy_model.optimization.solve.solve_scenario`).
 
     Returns
     -------
@@ -80,7 +87,7 @@ def build_pyomo_model(
         )
         raise ValueError(msg)
     root = project_root
-    model = builder.build(lambda b: add_renewable_share_constraints(b, enforced, root))
+    model = builder.build(lambda b: add_renewable_share_constraints(b, enforced, root, mix_ratios))
     return model, builder
 
 
@@ -245,7 +252,7 @@ def _crosscheck_options(sc: Scenario | None) -> dict[str, Any]:
 
 def _solve_pypsa(
     n: pypsa.Network, sc: Scenario | None, project_root: Path | None, options: dict[str, Any]
-) -> tuple[float, float, float, dict[str, int], dict[str, float]]:
+) -> tuple[float, float, float, dict[str, int], dict[str, float], dict[str, float]]:
     """Solve ``n`` with PyPSA/linopy.
 
     With a scenario this is the engine's own :func:`energy_model.optimization.solve.solve` (limit rows as
@@ -253,11 +260,12 @@ def _solve_pypsa(
     ``energy-model run`` computes; without one, plain ``create_model`` + HiGHS.
 
     Returns objective, build and solve time (solve includes the screening's coarse run and
-    pricing), LP size and the duals of the enforced renewable-share constraints by target name.
+    pricing), LP size, the duals of the enforced renewable-share constraints by target name and
+    the mix ratio each enforced final-energy target was held to in the engine's last solve.
     """
     if sc is not None:
         run_sc = sc.model_copy(update={"solver": sc.solver.model_copy(update={"options": options})})
-        result = engine_solve(n, run_sc, project_root or Path.cwd(), diagnose=False)
+        result = solve_scenario(n, run_sc, project_root or Path.cwd(), diagnose=False)
         logger.info("PyPSA: screening %s", result.screening)
         solve_time = sum(result.timings.get(k, 0.0) for k in ("screen", "solve", "certify"))
         duals = {
@@ -265,7 +273,16 @@ def _solve_pypsa(
             for target in sc.targets
             if target.enforce and renewable_share_constraint_name(target) in result.duals
         }
-        return result.objective, result.timings["build"], solve_time, dict(result.lp_size), duals
+        last = result.mix_iterations[-1] if result.mix_iterations else {}
+        ratios = {
+            target.name: float(
+                last.get(f"{target.name}.fixed_mix_ratio", last.get(f"{target.name}.mix_ratio", 0.0))
+            )
+            for target in sc.targets
+            if target.enforce and target.indicator == "final_energy"
+        }
+        build = result.timings["build"]
+        return result.objective, build, solve_time, dict(result.lp_size), duals, ratios
     start = time.perf_counter()
     m = build_model(n, limits_as_bounds=False)
     build = time.perf_counter() - start
@@ -274,7 +291,7 @@ def _solve_pypsa(
         msg = f"PyPSA solve ended with status '{run.status}', condition '{run.condition}'"
         raise RuntimeError(msg)
     write_solution(n, duals=False)
-    return objective_value(m), build, run.seconds, lp_size(m), {}
+    return objective_value(m), build, run.seconds, lp_size(m), {}, {}
 
 
 def run_crosscheck(
@@ -318,15 +335,15 @@ def run_crosscheck(
     """
     options = dict(solver_options) if solver_options is not None else _crosscheck_options(sc)
 
+    validate_supported(n)
+    objective_pypsa, build_linopy, solve_linopy, size_linopy, duals_pypsa, ratios = _solve_pypsa(
+        n, sc, project_root, options
+    )
     start = time.perf_counter()
-    model, builder = build_pyomo_model(n, sc, project_root)
+    model, builder = build_pyomo_model(n, sc, project_root, mix_ratios=ratios)
     build_pyomo = time.perf_counter() - start
     size_pyomo = {"variables": model.nvariables(), "constraints": model.nconstraints()}
     logger.info("built Pyomo LP in %.2f s: %s", build_pyomo, size_pyomo)
-
-    objective_pypsa, build_linopy, solve_linopy, size_linopy, duals_pypsa = _solve_pypsa(
-        n, sc, project_root, options
-    )
     logger.info(
         "PyPSA: objective %.10g (build %.2f s, solve %.2f s)", objective_pypsa, build_linopy, solve_linopy
     )
@@ -349,7 +366,11 @@ def run_crosscheck(
             "share_pypsa": float("nan"),
             "denominator_pyomo": denominator,
             "dual_pypsa": duals_pypsa.get(name, float("nan")),
-            "dual_pyomo": float(model.dual.get(builder.shares[name].constraint, float("nan"))),
+            "dual_pyomo": (
+                float(model.dual.get(builder.shares[name].constraint, float("nan")))
+                if builder.shares[name].constraint is not None
+                else float("nan")
+            ),
         }
         for name, (share, denominator) in evaluate_shares(builder).items()
     }
@@ -375,6 +396,7 @@ def run_crosscheck(
         solve_seconds={"linopy": solve_linopy, "pyomo": solve_pyomo},
         lp_size={"linopy": size_linopy, "pyomo": size_pyomo},
         targets=targets,
+        mix_ratios=ratios,
         ok=ok,
     )
     logger.info("cross-check: %s", result.summary())

@@ -1,4 +1,4 @@
-"""Enforced renewable-share targets in the Pyomo LP (rule ``nea_annual``), written from docs/accounting.md."""
+"""Enforced renewable-share targets in the Pyomo LP (annual mix rules), written from docs/accounting.md."""
 
 from __future__ import annotations
 
@@ -11,7 +11,11 @@ import numpy as np
 import pandas as pd
 import pyomo.environ as pyo
 
-from energy_model.accounting import compute_electricity_factors, load_final_energy_table
+from energy_model.accounting import (
+    compute_electricity_factors,
+    compute_green_exports,
+    load_final_energy_table,
+)
 from energy_model.analysis.crosscheck.lp import (
     CrosscheckUnsupportedError,
     PyomoBuilder,
@@ -30,7 +34,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 # --------------------------------------------------------------------------------------------
-# Enforced renewable-share targets (rule nea_annual), written from docs/accounting.md
+# Enforced renewable-share targets (annual mix rules), written from docs/accounting.md
 # --------------------------------------------------------------------------------------------
 
 #: Calorific value of heat and fuels [tce/MWh]: 3.6 MJ/kWh / 29.3076 MJ/kgce.
@@ -304,18 +308,29 @@ def _annual_share_terms(b: PyomoBuilder, sc: Scenario, roles: ShareRoles) -> dic
     return terms
 
 
-def add_renewable_share_constraints(b: PyomoBuilder, targets: list[Any], project_root: Path) -> None:
-    r"""Add one Pyomo constraint per enforced renewable-share target (rule ``nea_annual``).
+def add_renewable_share_constraints(
+    b: PyomoBuilder,
+    targets: list[Any],
+    project_root: Path,
+    mix_ratios: dict[str, float] | None = None,
+) -> None:
+    r"""Add the Pyomo constraints of each enforced renewable-share target (annual mix rules).
 
-    Written from docs/accounting.md (§1 definition, §3 ``nea_annual``, §5 constraint), not from
-    the linopy code. For a ``final_energy`` target (both sides in tce):
+    Written from docs/accounting.md (the annual mix rules and their enforcement), not from the
+    linopy code. With the mix ratio fixed at :math:`\rho` (``mix_ratios[target]``: the engine's
+    last fixed ratio), for a ``final_energy`` target (both sides in tce):
 
     .. math::
 
-        c_{el}(G_{RE} - X - \Lambda) + c_h(F^{RE}_h + H^{RE}_{dh} + a\,Q_{amb}) + 10^6\,T_{RE}
+        R - \rho\,T \ge 0, \qquad R = G_{RE} - X_g, \quad T = E_{el} + X + \Lambda - X_g
+
+        c_{el}\,\rho\,E_{el} + c_h(F^{RE}_h + H^{RE}_{dh} + a\,Q_{amb}) + 10^6\,T_{RE}
         \;\ge\; s\,\big[c_{el} E_{el} + c_h(F_h + H_{dh} + a\,Q_{amb}) + 10^6\,T\big]
 
-    and for an ``electricity`` target (MWh): :math:`G_{RE} - X - \Lambda \ge s\,E_{el}`, with
+    (:math:`X_g` = green-contract deliveries for the ``green_contract`` rule, else 0), and for
+    an ``electricity`` target (MWh) the exact :math:`R - s\,T \ge 0`.
+
+    with
 
     .. math::
 
@@ -334,8 +349,7 @@ def add_renewable_share_constraints(b: PyomoBuilder, targets: list[Any], project
     the withdrawal itself where it cannot be negative, 0 where it cannot be positive, and otherwise
     an auxiliary variable :math:`a_t \ge c_t p_t,\ a_t \ge 0` (a line end: :math:`\pm f_{j,t}`).
     The auxiliaries enter with a negative sign, so they equal the positive part wherever the
-    constraint binds (as in the accounting's LP form). The clip of ``nea_annual`` at zero
-    (:math:`\max(G_{RE} - X - \Lambda, 0)`) is not applied: the linear form is the stricter one.
+    constraint binds (as in the accounting's LP form).
 
     ======================  ===============================================================  =========
     symbol                  meaning                                                          unit
@@ -385,16 +399,23 @@ def add_renewable_share_constraints(b: PyomoBuilder, targets: list[Any], project
     ambient = terms["Q_amb"] if sc.accounting.include_ambient_heat else 0.0
     names = [target.name for target in targets]
     constraints: dict[str, Any] = {}
+    green = compute_green_exports(b.n, sc) if sc.enforced_attribution == "green_contract" else 0.0
+    pool_renewable = terms["G_RE"] - green
+    pool_total = terms["E_el"] + terms["X"] + terms["Lambda"] - green
+    mix: dict[str, Any] = {}
     for target in targets:
-        local_re = terms["G_RE"] - terms["X"] - terms["Lambda"]
         if target.indicator == "electricity":
-            numerator, denominator = local_re, terms["E_el"]
+            ratio = float(target.min_share)
+            numerator, denominator = pool_renewable, pool_total
             t_all = t_re = 0.0
         else:
+            ratio = float((mix_ratios or {})[target.name])
+            mix[target.name] = pool_renewable - ratio * pool_total >= 0
             table = load_final_energy_table(root / sc.accounting.final_energy_table, sc.year)
             rows = table.rows
             t_all = float(rows["value_mtce"].sum()) * _TCE_PER_MTCE
             t_re = float(rows.loc[rows["renewable"].astype(bool), "value_mtce"].sum()) * _TCE_PER_MTCE
+            local_re = ratio * terms["E_el"]
             numerator = (
                 c_el * local_re + _C_HEAT * (terms["F_h_RE"] + terms["H_dh_RE"] + ambient) + t_re
             )
@@ -408,20 +429,30 @@ def add_renewable_share_constraints(b: PyomoBuilder, targets: list[Any], project
             valuation=valuation if target.indicator == "final_energy" else "",
             min_share=float(target.min_share),
             electricity_factor=c_el,
-            terms={**terms, "T": t_all, "T_RE": t_re},
+            terms={**terms, "T": t_all, "T_RE": t_re, "X_g": green, "rho": ratio},
             numerator=numerator,
             denominator=denominator,
             constraint=None,
         )
-    m.renewable_share = pyo.Constraint(names, rule=lambda _m, name: constraints[name])
+    m.renewable_mix = pyo.Constraint(list(mix), rule=lambda _m, name: _row(mix[name]))
+    m.renewable_share = pyo.Constraint(names, rule=lambda _m, name: _row(constraints[name]))
     for name in names:
-        b.shares[name].constraint = m.renewable_share[name]
+        # a share row without variables (every term fixed) holds or fails as a constant
+        present = name in m.renewable_share  # Pyomo's IndexedConstraint has no .get
+        b.shares[name].constraint = m.renewable_share[name] if present else None
     m.dual = pyo.Suffix(direction=pyo.Suffix.IMPORT)
     logger.info(
         "added %d renewable-share constraint(s) to the Pyomo LP (%d auxiliary variables)",
         len(names),
         len(b.share_aux),
     )
+
+
+def _row(relation: Any) -> Any:
+    """A constraint expression, or ``Constraint.Feasible``/``Infeasible`` for a constant one."""
+    if isinstance(relation, bool | np.bool_):
+        return pyo.Constraint.Feasible if relation else pyo.Constraint.Infeasible
+    return relation
 
 
 def tighten_share_auxiliaries(b: PyomoBuilder) -> None:
