@@ -114,3 +114,19 @@ def test_store_capacity_is_reported_in_mwh(tmp_path):
     assert capacity.loc["Store", "unit"] == "MWh"
     assert capacity.loc["Store", "value"] == pytest.approx(30)
     assert capacity.loc["Generator", "unit"] == "MW"
+
+
+def test_a_solved_network_can_be_solved_again_with_screening(make_project):
+    """The mix-ratio iteration solves one network several times; screening copies it each time
+    (its coarse run), which PyPSA refuses while the last solve's HiGHS object is attached."""
+    path = make_project(
+        "solver: {screening: {min_snapshots: 0, coarse_segments: 2}, options: {solver: simplex}}\n"
+        "overrides:\n"
+        "  - {component: generators, name: [wind], attribute: p_nom_extendable, set: true}\n"
+        "  - {component: generators, name: [wind], attribute: capital_cost, set: 10.0}\n"
+    )
+    sc, n = prepare(path)
+    first = solve(n, sc, path.parents[1])
+    assert first.screening["enabled"] is True  # the coarse run copies the network
+    second = solve(n, sc, path.parents[1])
+    assert second.objective == pytest.approx(first.objective, rel=1e-9)

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from energy_model.accounting import evaluate_enforced_target
 from energy_model.checks import check_solution
 from energy_model.exceptions import InfeasibleError
+from energy_model.optimization.compat import detach_solver_model
 from energy_model.optimization.constraints import extra_functionality, read_duals
 from energy_model.optimization.diagnose import diagnose_infeasibility
 from energy_model.optimization.model import (
@@ -123,6 +124,7 @@ def solve(
     """
     options = main_solver_options(sc.solver.options, log_file)
     timings: dict[str, float] = {}
+    detach_solver_model(n)  # a network solved before (mix-ratio iteration) can then be copied
 
     start = time.perf_counter()
     candidates, screening = propose_candidates(n, sc, project_root)
