@@ -18,7 +18,7 @@ NETWORK_INPUTS := $(shell find networks data -type f 2>/dev/null)
 # Every module of the package, subpackages included (a change in optimization/ re-runs too).
 PACKAGE_FILES := $(shell find energy_model -name '*.py' 2>/dev/null) pyproject.toml
 
-.PHONY: all scenarios test test-all test-slow lint bench report compare validate clean clean-results venv networks
+.PHONY: all scenarios sweeps test test-all test-slow lint bench report compare validate clean clean-results venv networks
 .DELETE_ON_ERROR:
 
 all: scenarios
@@ -36,6 +36,10 @@ scenarios: $(RUNS) | $(STAMP)
 
 $(RESULTS)/%/run.json: scenarios/%.yaml $(NETWORK_INPUTS) $(PACKAGE_FILES) | $(STAMP)
 	$(BIN)/energy-model -v run $< --results $(RESULTS)
+
+# Uncertainty sweeps (docs/sweeps.md): every sweeps/*.yaml on a local Dask cluster; resumes.
+sweeps: | $(STAMP)
+	for spec in $(sort $(wildcard sweeps/*.yaml)); do $(BIN)/energy-model sweep $$spec || exit $$?; done
 
 validate: | $(STAMP)
 	$(BIN)/energy-model validate $(SCENARIO_FILES)

@@ -23,6 +23,9 @@ Studies
     (:mod:`energy_model.optimization.screening`): time of screen + build + solve + certify, objectives.
 ``crosscheck``
     Model build time linopy vs Pyomo on the same network (and the objective comparison).
+``sweep``
+    32 samples of ``sweeps/plan-2022-uncertainty.yaml`` (LHS) at 876 segments on 2 Dask workers:
+    wall time, seconds per sample, overhead ratio wall x workers / sum of solver time.
 
 Examples
 --------
@@ -522,6 +525,48 @@ def study_crosscheck(scenarios: list[str], args: argparse.Namespace) -> pd.DataF
     return table
 
 
+def study_sweep(scenarios: list[str], args: argparse.Namespace) -> pd.DataFrame:
+    """Uncertainty sweep on Dask: 32 samples of plan-2022-uncertainty on ``--sweep-workers``.
+
+    The shipped sweep's parameters with an LHS design of exactly ``--sweep-samples`` samples at
+    ``--sweep-time`` (default 876 segments), into a fresh temporary folder (nothing resumed).
+    Prints wall time, seconds per sample and the overhead ratio wall x workers / sum(solve_s)
+    (1 would mean the workers did nothing but HiGHS); ``task_over_solve`` = sum(wall_s of the
+    tasks) / sum(solve_s) is the engine's own share (LP build, metrics) without Dask.
+    """
+    del scenarios
+    from energy_model.sweeps.runner import run_sweep
+    from energy_model.sweeps.spec import load_sweep, override_sweep, parse_time_option
+
+    spec = ROOT / "sweeps" / "plan-2022-uncertainty.yaml"
+    sweep, base = load_sweep(spec)
+    sweep = override_sweep(sweep, samples=args.sweep_samples, time=parse_time_option(args.sweep_time))
+    sweep = sweep.model_copy(update={"sampler": "lhs"})
+    with tempfile.TemporaryDirectory() as tmp:
+        start = time.perf_counter()
+        outcome = run_sweep(sweep, base, spec, Path(tmp) / "out", workers=args.sweep_workers)
+        wall = time.perf_counter() - start
+    records = outcome.records
+    solve_sum = float(records["solve_s"].sum())
+    task_sum = float(records["wall_s"].sum())
+    row = {
+        "sweep": sweep.name,
+        "samples": len(records),
+        "ok": int((records["status"] == "ok").sum()),
+        "workers": args.sweep_workers,
+        "time": args.sweep_time,
+        "wall_s": round(wall, 1),
+        "s_per_sample": round(wall / max(len(records), 1), 2),
+        "sum_solve_s": round(solve_sum, 1),
+        "sum_task_wall_s": round(task_sum, 1),
+        "overhead_ratio": round(wall * args.sweep_workers / solve_sum, 2) if solve_sum else float("nan"),
+        "task_over_solve": round(task_sum / solve_sum, 2) if solve_sum else float("nan"),
+    }
+    table = pd.DataFrame([row])
+    _show(table, list(row), "Uncertainty sweep on Dask")
+    return table
+
+
 def shipped_scenarios() -> list[str]:
     return sorted(p.stem for p in (ROOT / "scenarios").glob("*.yaml"))
 
@@ -533,7 +578,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--study",
         nargs="+",
-        choices=["e2e", "tuning", "aggregation", "screening", "crosscheck"],
+        choices=["e2e", "tuning", "aggregation", "screening", "crosscheck", "sweep"],
         default=["e2e"],
         help="which studies to run (default: e2e)",
     )
@@ -551,6 +596,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--build-only", action="store_true",
                         help="cross-check study: only time the two model builds (no solves)")
     parser.add_argument("--no-nonzeros", action="store_true", help="skip counting non-zeros (e2e)")
+    parser.add_argument("--sweep-samples", type=int, default=32, help="samples of the sweep study")
+    parser.add_argument("--sweep-workers", type=int, default=2, help="Dask workers of the sweep study")
+    parser.add_argument("--sweep-time", default="segment:876", help="time resolution of the sweep study")
     parser.add_argument("--timeout", type=float, default=1800, help="per case [s]")
     parser.add_argument("--output", type=Path, default=OUTPUT)
     args = parser.parse_args(argv)
@@ -561,7 +609,7 @@ def main(argv: list[str] | None = None) -> int:
     load = os.getloadavg()[0]
     print(f"benchmarks on {os.cpu_count()} CPUs, load average {load:.2f}; scenarios {scenarios}")
     studies = {"e2e": study_e2e, "tuning": study_tuning, "aggregation": study_aggregation,
-               "screening": study_screening, "crosscheck": study_crosscheck}
+               "screening": study_screening, "crosscheck": study_crosscheck, "sweep": study_sweep}
     failed = False
     for study in args.study:
         table = studies[study](scenarios, args)

@@ -1,0 +1,369 @@
+"""What a worker does with one sample: apply it to the cached base network, solve, summarise.
+
+Tasks carry specs (the sweep, the sample's values, paths), never networks. Each worker process
+loads and prepares the base network once per (base scenario, fixed overrides, time resolution)
+and keeps it in :data:`_PREPARED`; a sample works on a copy. The solve goes through the
+engine's own path (:func:`energy_model.optimization.solve.solve`,
+:func:`energy_model.analysis.metrics.compute_metrics`,
+:func:`energy_model.accounting.compute_verdicts`); the result is one small flat record.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import socket
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from energy_model.exceptions import InfeasibleError, InputError
+from energy_model.scenario import Override, Scenario, load_scenario, resolve_project_path, scenario_to_yaml
+from energy_model.sweeps.spec import (
+    CapacityFactorTarget,
+    ExportContractTarget,
+    FinalEnergyRowTarget,
+    HeatingElectrificationTarget,
+    OverrideTarget,
+    ScenarioKeyTarget,
+    Sweep,
+)
+
+if TYPE_CHECKING:
+    import pypsa
+
+logger = logging.getLogger(__name__)
+
+#: Metrics whose every row becomes a ``share.<metric>.<variant>`` column [%]; the variants
+#: (accounting rules) are taken from the metrics as they come, never listed here.
+SHARE_METRICS = ("renewable_share", "renewable_share_electricity")
+#: Total-only metrics (no variant, carrier or bus) kept as flows, by unit.
+FLOW_METRICS = (
+    "electricity_local_consumption",
+    "renewable_generation_local",
+    "electricity_exports",
+    "electricity_imports",
+    "network_losses",
+    "heating_electricity",
+    "heating_coal_use",
+    "data_centre_consumption",
+)
+#: HiGHS threads per sample: one worker process = one core.
+SOLVER_THREADS = 1
+#: Prepared base networks a worker keeps (most recent first).
+CACHE_SIZE = 2
+#: Bisection steps of the capacity-factor rescaling (relative accuracy ~1e-12).
+BISECTION_STEPS = 60
+
+#: Worker-process cache: key -> (prepared scenario, prepared network).
+_PREPARED: dict[str, tuple[Scenario, pypsa.Network]] = {}
+
+
+@dataclass(frozen=True)
+class SampleTask:
+    """Everything a worker needs for one sample (a few kB when pickled).
+
+    Attributes
+    ----------
+    sweep
+        The sweep (parameters, fixed overrides, time resolution).
+    sweep_file, base_file, project_root, scratch_root
+        Absolute paths: the sweep file (for error messages), the base scenario, the project root
+        (data tables) and the folder for per-sample scratch files (modified data tables).
+    sample_id
+        Content hash of the resolved inputs (:func:`compute_sample_id`).
+    values
+        Sampled value per parameter name, in the parameter's unit.
+    """
+
+    sweep: Sweep
+    sweep_file: str
+    base_file: str
+    project_root: str
+    scratch_root: str
+    sample_id: str
+    values: dict[str, float]
+
+
+def compute_sample_id(sweep: Sweep, base: Scenario, values: dict[str, float]) -> str:
+    """Content hash (16 hex digits) of everything that determines a sample's result.
+
+    The resolved base scenario (defaults filled in), the sweep's fixed overrides and time
+    resolution, and each parameter's target with its sampled value (``repr`` of the float, so
+    equal values give equal ids). The network and data files are not hashed: after changing
+    them, write results to a new ``--out`` folder.
+    """
+    payload = {
+        "base": scenario_to_yaml(base),
+        "overrides": [o.model_dump(mode="json") for o in sweep.overrides],
+        "time": sweep.time.model_dump(mode="json"),
+        "inputs": [
+            {"target": p.target.model_dump(mode="json"), "value": repr(float(values[p.name]))}
+            for p in sweep.parameters
+        ],
+    }
+    text = json.dumps(payload, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+def _cache_key(task: SampleTask) -> str:
+    base_text = Path(task.base_file).read_bytes()
+    payload = {
+        "base": task.base_file,
+        "base_sha256": hashlib.sha256(base_text).hexdigest(),
+        "overrides": [o.model_dump(mode="json") for o in task.sweep.overrides],
+        "time": task.sweep.time.model_dump(mode="json"),
+    }
+    return json.dumps(payload, sort_keys=True)
+
+
+def prepared_base(task: SampleTask) -> tuple[Scenario, pypsa.Network, float]:
+    """The base scenario and network prepared for the sweep, from this worker's cache.
+
+    Returns ``(scenario, network, seconds spent preparing)``; the seconds are 0 on a cache hit.
+    The network must not be changed: callers copy it.
+    """
+    from energy_model.network import apply_scenario, load_network  # noqa: PLC0415
+
+    key = _cache_key(task)
+    if key in _PREPARED:
+        return (*_PREPARED[key], 0.0)
+    start = time.perf_counter()
+    base_file = Path(task.base_file)
+    base = load_scenario(base_file)
+    prepared = base.model_copy(
+        update={"overrides": [*base.overrides, *task.sweep.overrides], "time": task.sweep.time}
+    )
+    network_dir = resolve_project_path(base_file, base.network)
+    n = load_network(network_dir, base.allow_custom_columns)
+    apply_scenario(n, prepared, file=base_file)
+    while len(_PREPARED) >= CACHE_SIZE:
+        _PREPARED.pop(next(iter(_PREPARED)))
+    _PREPARED[key] = (prepared, n)
+    return prepared, n, time.perf_counter() - start
+
+
+def rescale_full_load_hours(n: pypsa.Network, carriers: list[str], factor: float) -> pd.Index:
+    """Scale the available full-load hours of the generators of ``carriers`` by ``factor``, in place.
+
+    Per generator g with series a_t (``p_max_pu``) and snapshot weights w_t [h]:
+    a'_t = min(1, k a_t) with k chosen by bisection so that sum_t w_t a'_t = factor sum_t w_t a_t.
+    A factor the clipping cannot reach (more than the hours with a_t > 0) saturates at 1.
+
+    Returns the names of the rescaled generators.
+    """
+    gens = n.generators.index[n.generators["carrier"].isin(carriers)]
+    series = n.generators_t.p_max_pu
+    names = gens.intersection(series.columns)
+    if names.empty:
+        msg = f"no generator of carrier(s) {carriers} has a p_max_pu time series"
+        raise InputError(msg, key="target.carrier")
+    weights = n.snapshot_weightings["generators"].to_numpy(dtype=float)[:, None]
+    available = series[names].to_numpy(dtype=float)
+    wanted = factor * (weights * available).sum(axis=0)
+    low = np.zeros(len(names))
+    high = np.full(len(names), max(factor, 1.0))
+    while True:  # widen until the upper bracket reaches the wanted energy (or saturates)
+        reached = (weights * np.minimum(1.0, high * available)).sum(axis=0)
+        short = reached < wanted * (1 - 1e-12)
+        saturated = np.all(np.minimum(1.0, high * available) == (available > 0), axis=0)
+        if not (short & ~saturated).any():
+            break
+        high = np.where(short & ~saturated, high * 2, high)
+    for _ in range(BISECTION_STEPS):
+        mid = (low + high) / 2
+        reached = (weights * np.minimum(1.0, mid * available)).sum(axis=0)
+        too_low = reached < wanted
+        low = np.where(too_low, mid, low)
+        high = np.where(too_low, high, mid)
+    series.loc[:, names] = np.minimum(1.0, high * available)
+    return names
+
+
+def apply_heating_electrification(
+    n: pypsa.Network, target: HeatingElectrificationTarget, share: float
+) -> None:
+    """Scale electric heating and thermal stores by ``share``; size the coal backup, in place.
+
+    Per heat bus b with peak heat load L_b [MW_th]: the backup generators of b (carriers
+    ``target.backup_carriers``) get p_nom = (1 - share) L_b / (number of backup generators on b),
+    non-extendable. ``share`` = 1 leaves the network as it is (backup 0 MW).
+    """
+    links = n.links.index[n.links["carrier"].isin(target.electric_carriers)]
+    if links.empty:
+        msg = f"no link of carrier(s) {target.electric_carriers}: the network has no electric heating"
+        raise InputError(msg, key="target.electric_carriers")
+    n.links.loc[links, "p_nom"] = n.links.loc[links, "p_nom"] * share
+    stores = n.stores.index[n.stores["carrier"].isin(target.store_carriers)]
+    n.stores.loc[stores, "e_nom"] = n.stores.loc[stores, "e_nom"] * share
+    heat_buses = n.links.loc[links, "bus1"].unique()
+    loads = n.loads.index[n.loads["bus"].isin(heat_buses)]
+    p_set = n.get_switchable_as_dense("Load", "p_set")[loads]
+    peak_by_bus = p_set.max().groupby(n.loads.loc[loads, "bus"]).sum()
+    backup = n.generators.index[n.generators["carrier"].isin(target.backup_carriers)]
+    for bus, peak in peak_by_bus.items():
+        on_bus = backup[n.generators.loc[backup, "bus"] == bus]
+        if on_bus.empty:
+            continue
+        n.generators.loc[on_bus, "p_nom_extendable"] = False
+        n.generators.loc[on_bus, "p_nom"] = (1 - share) * float(peak) / len(on_bus)
+
+
+def _final_energy_table(
+    sc: Scenario, targets: list[tuple[FinalEnergyRowTarget, float]], project_root: Path, folder: Path
+) -> Path:
+    """Write the sample's final-energy table (base table with the sampled rows) into ``folder``."""
+    source = Path(project_root) / sc.accounting.final_energy_table
+    table = pd.read_csv(source, comment="#", dtype=str, keep_default_na=False)
+    for target, value in targets:
+        hit = target.matches(table)
+        if not hit.any():
+            raise InputError(f"no row for {target.describe()}", file=source)
+        old = table.loc[hit, "value_mtce"].astype(float)
+        new = old * value if target.action == "scale" else pd.Series(value, index=old.index)
+        table.loc[hit, "value_mtce"] = new.map(lambda v: f"{v:.10g}")
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "final_energy.csv"
+    tmp = folder / ".final_energy.csv.tmp"
+    table.to_csv(tmp, index=False)
+    tmp.replace(path)
+    return path
+
+
+def apply_sample(
+    n: pypsa.Network, sc: Scenario, task: SampleTask
+) -> Scenario:
+    """Apply the sample's values to a copy-of-base network ``n`` (in place); return its scenario.
+
+    The returned scenario carries the sampled export contracts and accounting keys, a pointer to
+    the sample's final-energy table (absolute path in the scratch folder) and one HiGHS thread.
+    """
+    from energy_model.network import apply_override  # noqa: PLC0415
+
+    sweep_file = Path(task.sweep_file)
+    data: dict[str, Any] = sc.model_dump()
+    rows: list[tuple[FinalEnergyRowTarget, float]] = []
+    for i, parameter in enumerate(task.sweep.parameters):
+        value = float(task.values[parameter.name])
+        target = parameter.target
+        key = f"parameters.{i}.target"
+        if isinstance(target, OverrideTarget):
+            for j, template in enumerate(target.overrides):
+                action = "set" if template.set is not None else "scale"
+                override = Override.model_validate({**template.model_dump(), action: value})
+                apply_override(n, override, key=f"{key}.overrides.{j}", file=sweep_file)
+        elif isinstance(target, HeatingElectrificationTarget):
+            apply_heating_electrification(n, target, value)
+        elif isinstance(target, CapacityFactorTarget):
+            rescale_full_load_hours(n, target.carrier, value)
+        elif isinstance(target, ExportContractTarget):
+            for contract in data["export_contracts"]:
+                if contract["name"] == target.contract:
+                    contract["min_energy_twh"] = value
+        elif isinstance(target, ScenarioKeyTarget):
+            data["accounting"][target.key.split(".", 1)[1]] = value
+        elif isinstance(target, FinalEnergyRowTarget):
+            rows.append((target, value))
+    if rows:
+        folder = Path(task.scratch_root) / task.sample_id
+        table = _final_energy_table(sc, rows, Path(task.project_root), folder)
+        data["accounting"]["final_energy_table"] = str(table.resolve())
+    data["solver"]["options"] = {**data["solver"]["options"], "threads": SOLVER_THREADS}
+    return Scenario.model_validate(data)
+
+
+def summarise(metrics: pd.DataFrame, verdicts: pd.DataFrame) -> dict[str, Any]:
+    """Flat record columns from the metrics and verdict tables of one solved sample.
+
+    ``share.<metric>.<variant>`` [%] for every row of :data:`SHARE_METRICS` (whatever the
+    accounting rules are), per target ``achieved.<t>`` [%], ``margin.<t>`` [pp],
+    ``verdict.<t>`` and ``meets.<t>``; ``capacity.<carrier>`` [MW, MWh for stores];
+    ``curtailment_twh.<carrier>``; ``export_twh.<link>``; the totals of :data:`FLOW_METRICS`.
+    """
+    record: dict[str, Any] = {}
+    shares = metrics[metrics["metric"].isin(SHARE_METRICS)]
+    for item in shares.to_dict(orient="records"):
+        record[f"share.{item['metric']}.{item['variant']}"] = float(item["value"])
+    for item in verdicts.to_dict(orient="records"):
+        target = str(item["target"])
+        record[f"achieved.{target}"] = 100 * float(item["achieved_share"])
+        record[f"target.{target}"] = 100 * float(item["target_share"])
+        record[f"margin.{target}"] = float(item["margin_pp"])
+        record[f"verdict.{target}"] = str(item["status"])
+        record[f"meets.{target}"] = str(item["status"]) in ("PASS", "CALIBRATED")
+    capacity = metrics[metrics["metric"] == "capacity"]
+    for carrier, value in capacity.groupby("carrier")["value"].sum().items():
+        record[f"capacity.{carrier}"] = float(value)
+    curtailment = metrics[(metrics["metric"] == "curtailment") & (metrics["unit"] == "TWh")]
+    for carrier, value in curtailment.groupby("carrier")["value"].sum().items():
+        record[f"curtailment_twh.{carrier}"] = float(value)
+    exports = metrics[(metrics["metric"] == "export") & (metrics["unit"] == "TWh")]
+    for link, value in exports.groupby("variant")["value"].sum().items():
+        record[f"export_twh.{link}"] = float(value)
+    totals = metrics[
+        metrics["metric"].isin(FLOW_METRICS)
+        & metrics["variant"].eq("")
+        & metrics["unit"].isin(["TWh"])
+    ]
+    for metric, value in totals.groupby("metric")["value"].sum().items():
+        record[f"{metric}_twh"] = float(value)
+    return record
+
+
+def run_sample(task: SampleTask) -> dict[str, Any]:
+    """Solve one sample; never raises (a failure is a record with status ``infeasible``/``error``).
+
+    Returns
+    -------
+    dict
+        ``sample_id``, ``input.<name>`` per parameter, ``status`` (``ok``, ``infeasible`` or
+        ``error``), ``message``, ``objective`` [CNY/yr], the columns of :func:`summarise`,
+        ``prepare_s`` (base preparation on a cache miss), ``build_s``, ``solve_s`` (HiGHS),
+        ``wall_s`` (whole task) [s], ``snapshots`` and ``worker`` (host:pid).
+    """
+    from energy_model.accounting import compute_verdicts  # noqa: PLC0415
+    from energy_model.analysis.metrics import compute_metrics  # noqa: PLC0415
+    from energy_model.optimization.solve import solve_scenario  # noqa: PLC0415
+
+    start = time.perf_counter()
+    record: dict[str, Any] = {"sample_id": task.sample_id}
+    for name, value in task.values.items():
+        record[f"input.{name}"] = float(value)
+    record.update(status="ok", message="", objective=float("nan"), prepare_s=0.0, build_s=0.0,
+                  solve_s=0.0, snapshots=0, worker=f"{socket.gethostname()}:{os.getpid()}")
+    try:
+        base_sc, base_n, record["prepare_s"] = prepared_base(task)
+        n = base_n.copy()
+        sc = apply_sample(n, base_sc, task)
+        record["snapshots"] = len(n.snapshots)
+        project_root = Path(task.project_root)
+        result = solve_scenario(n, sc, project_root, diagnose=False)
+        record["build_s"] = float(result.timings.get("build", 0.0))
+        record["solve_s"] = float(result.timings.get("solve", 0.0))
+        record["objective"] = float(result.objective)
+        metrics = compute_metrics(n, sc, result, project_root)
+        record.update(summarise(metrics, compute_verdicts(metrics, sc)))
+    except InfeasibleError as err:
+        record.update(status="infeasible", message=str(err))
+    except Exception as err:  # noqa: BLE001 - a failed sample is recorded; the sweep goes on
+        record.update(status="error", message=f"{type(err).__name__}: {' '.join(str(err).split())}")
+    record["wall_s"] = time.perf_counter() - start
+    return record
+
+
+__all__ = [
+    "SHARE_METRICS",
+    "SampleTask",
+    "apply_sample",
+    "compute_sample_id",
+    "prepared_base",
+    "rescale_full_load_hours",
+    "run_sample",
+    "summarise",
+]

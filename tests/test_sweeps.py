@@ -1,0 +1,346 @@
+"""Uncertainty sweeps (energy_model.sweeps): schema, designs, store, Dask runs, analysis.
+
+The Dask runs use a one-week version of the toy network (168 hourly snapshots, aggregated to 48
+segments): 50 MW export corridor with efficiency 0.9, so at most 50 x 168 x 0.9 = 7560 MWh =
+0.00756 TWh can be delivered, and a sample whose contract asks for more is infeasible.
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from energy_model.cli import main
+from energy_model.sweeps import store
+from energy_model.sweeps.analysis import wilson_interval
+from energy_model.sweeps.runner import design_table, run_sweep
+from energy_model.sweeps.sampling import build_design
+from energy_model.sweeps.spec import load_sweep
+from energy_model.sweeps.tasks import SampleTask, rescale_full_load_hours, run_sample
+
+TESTS = Path(__file__).parent
+ROOT = TESTS.parent
+TOY = TESTS / "data" / "networks" / "toy"
+HOURS = 168
+#: Largest deliverable export of the week [TWh]: 50 MW x 168 h x 0.9.
+MAX_DELIVERY_TWH = 50 * HOURS * 0.9 / 1e6
+
+SWEEP = """\
+description: toy sweep for the tests
+base: scenarios/toy-2022.yaml
+sampler: lhs
+samples: 8
+seed: 7
+time: {method: segment, segments: 48}
+parameters:
+  - name: demand_scale
+    unit: "-"
+    source: test
+    distribution: {type: uniform, low: 0.8, high: 1.2}
+    target: {kind: override, overrides: [{component: loads, name: [demand], attribute: p_set, scale: 1.0}]}
+  - name: wind_flh
+    unit: "-"
+    source: test
+    distribution: {type: triangular, low: 0.8, mode: 1.0, high: 1.2}
+    target: {kind: capacity_factor, carrier: [onwind]}
+  - name: contract
+    unit: TWh/yr
+    source: test
+    distribution: {type: uniform, low: 0.0, high: 0.009}
+    target: {kind: export_contract, contract: toy_contract}
+  - name: coal_factor
+    unit: kgce/kWh
+    source: test
+    distribution: {type: truncated_normal, mean: 0.30, sd: 0.01, low: 0.28, high: 0.32}
+    target: {kind: scenario_key, key: accounting.coal_equivalent_kgce_per_kwh}
+  - name: biomass
+    unit: "-"
+    source: "test: -1 makes the final-energy table invalid, an error sample"
+    distribution: {type: choice, values: [0.5, 1.0, 1.5, -1.0]}
+    target: {kind: final_energy_row, year: 2022, sector: households, fuel: biomass}
+"""
+
+
+def _write_project(root: Path) -> Path:
+    """A project with the one-week toy network, a scenario and the sweep; returns the sweep file."""
+    for folder in ("networks", "scenarios", "data", "sweeps"):
+        (root / folder).mkdir(parents=True)
+    network = root / "networks" / "toy"
+    shutil.copytree(TOY, network)
+    index = pd.date_range("2022-01-01", periods=HOURS, freq="h")
+    pd.DataFrame({"snapshot": index, "objective": 1.0, "stores": 1.0, "generators": 1.0}).to_csv(
+        network / "snapshots.csv"
+    )
+    t = np.arange(HOURS)
+    wind = np.clip(0.45 + 0.35 * np.sin(2 * np.pi * t / 37) + 0.15 * np.sin(2 * np.pi * t / 7.3), 0, 1)
+    pd.DataFrame({"snapshot": index, "wind": wind.round(4)}).to_csv(
+        network / "generators-p_max_pu.csv", index=False
+    )
+    shutil.copy(TESTS / "data" / "toy_final_energy.csv", root / "data" / "final_energy.csv")
+    shutil.copy(ROOT / "data" / "coal_equivalent_factor.csv", root / "data")
+    (root / "scenarios" / "toy-2022.yaml").write_text(textwrap.dedent("""\
+        network: networks/toy
+        year: 2022
+        targets:
+          - {name: toy_goal, indicator: final_energy, min_share: 0.30}
+        export_contracts:
+          - {name: toy_contract, links: [corridor], min_energy_twh: 0.004}
+        """), encoding="utf-8")
+    path = root / "sweeps" / "toy-sweep.yaml"
+    path.write_text(SWEEP, encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="module")
+def toy_sweep(tmp_path_factory) -> Path:
+    return _write_project(tmp_path_factory.mktemp("sweep") / "project")
+
+
+@pytest.fixture(scope="module")
+def local_run(toy_sweep, tmp_path_factory):
+    """The toy sweep run once through the CLI on a LocalCluster of 2 workers."""
+    out = tmp_path_factory.mktemp("local") / "out"
+    start = time.perf_counter()
+    code = main(["sweep", str(toy_sweep), "--workers", "2", "--out", str(out)])
+    assert code == 0
+    return out, time.perf_counter() - start
+
+
+def _expected_status(row: pd.Series) -> str:
+    if row["input.contract"] > MAX_DELIVERY_TWH:
+        return "infeasible"
+    if row["input.biomass"] < 0:
+        return "error"
+    return "ok"
+
+
+# --------------------------------------------------------------------------------------
+# Without a cluster
+
+
+def test_wilson_interval_hand_computed():
+    p, low, high = wilson_interval(7, 10)
+    assert p == pytest.approx(0.7)
+    assert low == pytest.approx(0.3968, abs=1e-4)
+    assert high == pytest.approx(0.8922, abs=1e-4)
+    assert wilson_interval(0, 20)[1] == 0.0
+    assert all(np.isnan(wilson_interval(0, 0)))
+
+
+def test_same_seed_same_samples_other_seed_other_samples(toy_sweep):
+    sweep, base = load_sweep(toy_sweep)
+    first = design_table(sweep, base, build_design(sweep))
+    again = design_table(sweep, base, build_design(sweep))
+    pd.testing.assert_frame_equal(first, again)
+    other = sweep.model_copy(update={"seed": 8})
+    assert not np.allclose(build_design(other).values, build_design(sweep).values)
+    # LHS: one sample per stratum of [0, 1], so the uniform demand factor has one value in
+    # each eighth of [0.8, 1.2]
+    strata = np.floor((first["input.demand_scale"] - 0.8) / 0.05).astype(int)
+    assert sorted(strata) == list(range(8))
+    # Sobol budget 64 with D = 5: N = 8 blocks of D + 2 = 7 runs
+    sobol = sweep.model_copy(update={"sampler": "sobol", "samples": 64})
+    assert build_design(sobol).values.shape == (56, 5)
+    # OAT: median case, then low/high per parameter
+    oat = build_design(sweep.model_copy(update={"sampler": "oat"})).values
+    assert oat.shape == (11, 5)
+    assert oat.loc[1, "demand_scale"] == pytest.approx(0.8)
+    assert oat.loc[2, "demand_scale"] == pytest.approx(1.2)
+    assert oat.loc[0, "demand_scale"] == pytest.approx(1.0)
+    assert oat.loc[0, "biomass"] == 1.0  # median of the four equally likely values
+
+
+@pytest.mark.parametrize(
+    ("edit", "key"),
+    [
+        (("distribution: {type: uniform, low: 0.8, high: 1.2}", "distribtion: {type: uniform}"),
+         "parameters.0.distribtion"),
+        (("{type: uniform, low: 0.8, high: 1.2}", "{type: uniform, low: 1.2, high: 0.8}"),
+         "parameters.0.distribution"),
+        (("contract: toy_contract", "contract: no_such_contract"), "parameters.2.target.contract"),
+        (("sampler: lhs", "sampler: halton"), "sampler"),
+        (("fuel: biomass", "fuel: hydrogen"), "parameters.4.target"),
+        (("key: accounting.coal_equivalent_kgce_per_kwh", "key: accounting.no_such_key"),
+         "parameters.3.target.key"),
+    ],
+)
+def test_schema_errors_exit_2_naming_file_and_key(toy_sweep, tmp_path, capsys, edit, key):
+    bad = toy_sweep.parent / "bad.yaml"
+    text = SWEEP.replace(*edit)
+    assert text != SWEEP
+    bad.write_text(text, encoding="utf-8")
+    try:
+        assert main(["sweep", str(bad), "--out", str(tmp_path / "out")]) == 2
+    finally:
+        bad.unlink()
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1
+    assert "bad.yaml" in err
+    assert f"key '{key}'" in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_bad_time_option_exits_2(toy_sweep, tmp_path, capsys):
+    assert main(["sweep", str(toy_sweep), "--time", "weekly:3", "--out", str(tmp_path)]) == 2
+    assert "--time" in capsys.readouterr().err
+
+
+def test_capacity_factor_rescaling_hand_computed():
+    from energy_model.network import load_network
+
+    n = load_network(TOY)  # wind availability 1.0, 0.2, 0.0, 0.5: 1.7 full-load hours
+    rescale_full_load_hours(n, ["onwind"], 1.2)
+    # 1 + 0.2 k + 0.5 k = 2.04 -> k = 1.04 / 0.7, the first hour stays clipped at 1
+    k = 1.04 / 0.7
+    expected = [1.0, 0.2 * k, 0.0, 0.5 * k]
+    assert n.generators_t.p_max_pu["wind"].tolist() == pytest.approx(expected, rel=1e-9)
+
+
+def test_failing_sample_is_a_record_not_an_exception(toy_sweep, tmp_path):
+    sweep, base = load_sweep(toy_sweep)
+    project = toy_sweep.parent.parent
+    task = SampleTask(
+        sweep=sweep, sweep_file=str(toy_sweep), base_file=str(project / sweep.base),
+        project_root=str(project), scratch_root=str(tmp_path), sample_id="bad",
+        values={"demand_scale": 1.0, "wind_flh": 1.0, "contract": 0.0, "coal_factor": 1.5,
+                "biomass": 1.0},
+    )
+    record = run_sample(task)  # coal-equivalent factor 1.5 kgce/kWh is outside (0, 1)
+    assert record["status"] == "error"
+    assert "coal_equivalent_kgce_per_kwh" in record["message"]
+    assert record["input.coal_factor"] == 1.5
+
+
+def test_store_hides_half_written_files(tmp_path):
+    store.write_record(tmp_path, {"sample_id": "a", "status": "ok", "objective": 1.0})
+    (tmp_path / "samples" / ".b.parquet.123.tmp").write_bytes(b"PAR1 half written")
+    assert store.finished_ids(tmp_path) == {"a"}
+    assert store.read_records(tmp_path)["sample_id"].tolist() == ["a"]
+
+
+# --------------------------------------------------------------------------------------
+# LocalCluster
+
+
+def test_local_cluster_sweep_records_every_sample(local_run):
+    out, seconds = local_run
+    design = store.read_design(out)
+    records = store.read_records(out)
+    assert len(design) == 8
+    assert set(records["sample_id"]) == set(design["sample_id"])
+    merged = design.merge(records[["sample_id", "status", "message", "export_twh.corridor",
+                                   "solve_s", "wall_s"]], on="sample_id")
+    expected = merged.apply(_expected_status, axis=1)
+    # the sweep goes on past infeasible and failing samples: every status as the inputs dictate
+    assert merged["status"].tolist() == expected.tolist()
+    assert {"ok", "infeasible", "error"} <= set(expected)
+    ok = merged[merged["status"] == "ok"]
+    # the contract is met by every solved sample
+    assert (ok["export_twh.corridor"] >= design.loc[ok.index, "input.contract"] - 1e-9).all()
+    assert (records["wall_s"] > 0).all()
+    assert (out / "index.html").is_file()
+    assert (out / "figures").is_dir()
+    print(f"LocalCluster sweep of 8 samples: {seconds:.1f} s")
+
+
+def test_shares_of_every_rule_and_the_sampled_inputs_reach_the_record(local_run):
+    out, _ = local_run
+    records = store.read_records(out)
+    ok = records[records["status"] == "ok"]
+    share_columns = [c for c in ok.columns if c.startswith("share.renewable_share.")]
+    assert len(share_columns) >= 4  # valuation x attribution rule, whatever the rules are called
+    assert any(c.startswith("share.renewable_share_electricity.") for c in ok.columns)
+    # the sampled coal-equivalent factor changes the coal-equivalent shares, not the calorific ones
+    for _, row in ok.iterrows():
+        table = pd.read_csv(out / "scratch" / row["sample_id"] / "final_energy.csv")
+        biomass = table.loc[table["fuel"] == "biomass", "value_mtce"].iloc[0]
+        assert biomass == pytest.approx(0.00002 * row["input.biomass"])
+    margin = ok["achieved.toy_goal"] - 30.0
+    assert np.allclose(margin, ok["margin.toy_goal"])
+
+
+def test_resume_solves_nothing_finished(local_run, toy_sweep):
+    out, _ = local_run
+    before = {p.name: p.stat().st_mtime_ns for p in (out / "samples").iterdir()}
+    sweep, base = load_sweep(toy_sweep)
+    outcome = run_sweep(sweep, base, toy_sweep, out, workers=1)
+    assert outcome.solved == []
+    assert len(outcome.skipped) == 8
+    after = {p.name: p.stat().st_mtime_ns for p in (out / "samples").iterdir()}
+    assert after == before
+
+
+# --------------------------------------------------------------------------------------
+# Slow: a killed sweep resumed, and a real scheduler and worker as separate processes
+
+
+@pytest.mark.slow
+def test_partial_sweep_resumes_only_missing_samples(local_run, toy_sweep, tmp_path):
+    out, _ = local_run
+    partial = tmp_path / "partial"
+    shutil.copytree(out / "samples", partial / "samples")
+    files = sorted((partial / "samples").glob("*.parquet"))
+    missing = {p.stem for p in files[:3]}
+    for p in files[:3]:
+        p.unlink()
+    (partial / "samples" / f".{files[0].name}.999.tmp").write_bytes(b"PAR1 killed mid-write")
+    kept = {p.name: p.stat().st_mtime_ns for p in files[3:]}
+    sweep, base = load_sweep(toy_sweep)
+    outcome = run_sweep(sweep, base, toy_sweep, partial, workers=1)
+    assert set(outcome.solved) == missing
+    assert {p.name: p.stat().st_mtime_ns for p in files[3:]} == kept
+    assert store.finished_ids(partial) == store.finished_ids(out)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.mark.slow
+def test_external_scheduler_gives_identical_results(local_run, toy_sweep, tmp_path):
+    out, _ = local_run
+    dask = Path(sys.executable).with_name("dask")
+    port = _free_port()
+    address = f"tcp://127.0.0.1:{port}"
+    scheduler = subprocess.Popen(
+        [str(dask), "scheduler", "--host", "127.0.0.1", "--port", str(port), "--no-dashboard"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    worker = subprocess.Popen(
+        [str(dask), "worker", address, "--nworkers", "2", "--nthreads", "1", "--no-dashboard",
+         "--host", "127.0.0.1"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        from distributed import Client
+
+        with Client(address, timeout="30s") as client:
+            client.wait_for_workers(2, timeout=60)
+        remote = tmp_path / "remote"
+        assert main(["sweep", str(toy_sweep), "--scheduler", address, "--out", str(remote)]) == 0
+    finally:
+        for process in (worker, scheduler):
+            process.terminate()
+        for process in (worker, scheduler):
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+    local = store.read_records(out).set_index("sample_id").sort_index()
+    other = store.read_records(remote).set_index("sample_id").sort_index()
+    assert local.index.tolist() == other.index.tolist()
+    assert local["status"].tolist() == other["status"].tolist()
+    results = [c for c in local.columns if c.startswith(("share.", "margin.", "capacity.", "export_twh."))]
+    results.append("objective")
+    pd.testing.assert_frame_equal(local[results], other[results])
