@@ -130,3 +130,29 @@ def test_a_solved_network_can_be_solved_again_with_screening(make_project):
     assert first.screening["enabled"] is True  # the coarse run copies the network
     second = solve(n, sc, path.parents[1])
     assert second.objective == pytest.approx(first.objective, rel=1e-9)
+
+
+def test_enforced_final_energy_target_with_screening(make_project):
+    """The mix-ratio iteration with the screening's coarse run on: both LPs get the ratio.
+
+    Coal at 50 CNY/MWh makes the toy export coal power; its free annual-mix share is 23.8 %,
+    so 25 % binds.
+    """
+    from energy_model.accounting import evaluate_enforced_target
+    from energy_model.optimization.solve import solve_scenario
+
+    path = make_project(
+        "targets: [{name: goal, indicator: final_energy, min_share: 0.25, enforce: true}]\n"
+        "overrides:\n"
+        "  - {component: generators, name: [coal], attribute: marginal_cost, set: 50}\n"
+        "  - {component: generators, name: [wind], attribute: p_nom_extendable, set: true}\n"
+        "  - {component: generators, name: [wind], attribute: capital_cost, set: 10.0}\n"
+        "  - {component: generators, name: [wind], attribute: p_nom_max, set: 100.0}\n"
+        "solver: {screening: {min_snapshots: 0, coarse_segments: 2}, options: {solver: simplex}}\n"
+    )
+    sc, n = prepare(path)
+    result = solve_scenario(n, sc, path.parents[1], diagnose=False)
+    assert result.screening["enabled"] is True
+    assert len(result.mix_iterations) >= 2  # the free solve, then at least one fixed ratio
+    state = evaluate_enforced_target(n, sc, sc.targets[0], path.parents[1])
+    assert state.share >= 0.25 - 1e-6

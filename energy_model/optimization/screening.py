@@ -176,9 +176,15 @@ def _extendable(n: pypsa.Network) -> list[tuple[str, str, pd.DataFrame]]:
 
 
 def coarse_capacities(
-    n: pypsa.Network, sc: Scenario, project_root: Path, segments: int
+    n: pypsa.Network,
+    sc: Scenario,
+    project_root: Path,
+    segments: int,
+    mix_ratios: dict[str, float] | None = None,
 ) -> pd.Series | None:
     """Optimal extendable capacities of ``sc`` on a copy of ``n`` aggregated to ``segments``.
+
+    Enforced final-energy targets are held at the same fixed ``mix_ratios`` as the full LP.
 
     Returns ``None`` when the coarse LP does not solve to optimality (no proposal is made).
     The index is ``Component:name``; values in MW (MWh for stores).
@@ -187,7 +193,7 @@ def coarse_capacities(
     if aggregated is None:
         return None
     coarse, _ = aggregated
-    m = build_model(coarse, extra_functionality(sc, project_root))
+    m = build_model(coarse, extra_functionality(sc, project_root, mix_ratios))
     run = run_highs(m, auxiliary_solver_options(sc.solver.options))
     if not run.optimal:
         logger.info("screening: the coarse LP ended '%s'; no candidates proposed", run.condition)
@@ -201,7 +207,10 @@ def coarse_capacities(
 
 
 def propose_candidates(
-    n: pypsa.Network, sc: Scenario, project_root: Path
+    n: pypsa.Network,
+    sc: Scenario,
+    project_root: Path,
+    mix_ratios: dict[str, float] | None = None,
 ) -> tuple[list[Candidate], ScreeningReport]:
     """Extendable capacities that a coarse run of ``sc`` leaves at their minimum.
 
@@ -219,7 +228,7 @@ def propose_candidates(
     if not extendable:
         return [], ScreeningReport(enabled=False, reason="no extendable capacity")
     start = time.perf_counter()
-    coarse = coarse_capacities(n, sc, project_root, config.coarse_segments)
+    coarse = coarse_capacities(n, sc, project_root, config.coarse_segments, mix_ratios)
     seconds = time.perf_counter() - start
     report = ScreeningReport(enabled=True, coarse_segments=config.coarse_segments, coarse_seconds=seconds)
     if coarse is None:

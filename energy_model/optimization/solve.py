@@ -127,7 +127,7 @@ def solve(
     detach_solver_model(n)  # a network solved before (mix-ratio iteration) can then be copied
 
     start = time.perf_counter()
-    candidates, screening = propose_candidates(n, sc, project_root)
+    candidates, screening = propose_candidates(n, sc, project_root, mix_ratios)
     timings["screen"] = time.perf_counter() - start
 
     start = time.perf_counter()
