@@ -109,7 +109,7 @@ def test_unprofitable_battery_is_screened_and_certified(tmp_path):
 
 def test_profitable_battery_is_released_and_the_optimum_is_unchanged(tmp_path, monkeypatch):
     # Force the proposal: the coarse run would build this cheap battery, so pretend it did not.
-    def propose(n, sc, project_root):
+    def propose(n, sc, project_root, mix_ratios=None):
         candidate = screening.Candidate("StorageUnit", "battery", "p_nom", 0.0, 100.0)
         return [candidate], screening.ScreeningReport(enabled=True, candidates=[candidate.key])
 
@@ -126,7 +126,7 @@ def test_profitable_battery_is_released_and_the_optimum_is_unchanged(tmp_path, m
 
 
 def test_candidate_needed_for_feasibility_is_released(tmp_path, monkeypatch):
-    def propose(n, sc, project_root):
+    def propose(n, sc, project_root, mix_ratios=None):
         candidate = screening.Candidate("Link", "electrolysis", "p_nom", 0.0, 500.0)
         return [candidate], screening.ScreeningReport(enabled=True, candidates=[candidate.key])
 
