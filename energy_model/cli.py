@@ -87,7 +87,7 @@ def run_scenario(scenario_path: Path, project_root: Path, results_root: Path) ->
     from energy_model.accounting import compute_verdicts  # noqa: PLC0415
     from energy_model.analysis.metrics import compute_metrics  # noqa: PLC0415
     from energy_model.checks import check_shares  # noqa: PLC0415
-    from energy_model.optimization.solve import solve  # noqa: PLC0415
+    from energy_model.optimization.solve import solve_scenario  # noqa: PLC0415
     from energy_model.records import (  # noqa: PLC0415
         RUN_FILE,
         RunRecord,
@@ -110,7 +110,7 @@ def run_scenario(scenario_path: Path, project_root: Path, results_root: Path) ->
     logging.getLogger().addHandler(handler)
     try:
         logger.info("scenario %s: network %s, %d snapshots", sc.name, network_dir, len(n.snapshots))
-        result = solve(n, sc, project_root, log_file=tmp / "solver.log")
+        result = solve_scenario(n, sc, project_root, log_file=tmp / "solver.log")
         for stage, seconds in result.timings.items():
             timer.timings[stage] = round(seconds, 4)
         mark = time.perf_counter()
@@ -138,6 +138,7 @@ def run_scenario(scenario_path: Path, project_root: Path, results_root: Path) ->
             lp_size=result.lp_size,
             solver=SolverRecord(name=sc.solver.name, options=solver_options),
             screening=result.screening,
+            mix_iterations=result.mix_iterations,
             snapshots=len(n.snapshots),
             versions=results.package_versions(),
             git_commit=results.git_commit(project_root),
@@ -189,7 +190,7 @@ def _render_bundle(result_dir: Path, network: Any = None) -> None:
 
     ``network`` is the solved network just saved in the folder (saves re-reading network.nc).
     """
-    from energy_model.report import render_scenario_figures  # noqa: PLC0415
+    from energy_model.report.rendering import render_scenario_figures  # noqa: PLC0415
     from energy_model.site import write_scenario_page  # noqa: PLC0415
 
     render_scenario_figures(result_dir, network=network)
@@ -204,14 +205,31 @@ def _print_table(title: str, table: pd.DataFrame) -> None:
     sys.stdout.write(table.to_string(index=False) + "\n")
 
 
+#: Columns of the console verdict table (``robust_detail`` is printed below the table).
+VERDICT_DISPLAY_COLUMNS = (
+    "scenario", "target", "variant", "target_share", "achieved_share", "margin_pp", "status",
+    "robust_status",
+)
+
+
 def _verdict_display(verdicts: pd.DataFrame) -> pd.DataFrame:
-    shown = verdicts.copy()
+    shown = verdicts[[c for c in VERDICT_DISPLAY_COLUMNS if c in verdicts.columns]].copy()
     for column in ("target_share", "achieved_share"):
         if column in shown.columns:
             shown[column] = (100 * shown[column].astype(float)).map("{:.1f} %".format)
     if "margin_pp" in shown.columns:
         shown["margin_pp"] = shown["margin_pp"].astype(float).map("{:+.1f} pp".format)
     return shown
+
+
+def _print_verdict_details(verdicts: pd.DataFrame) -> None:
+    """One line per target whose verdict depends on the accounting rule."""
+    if "robust_detail" not in verdicts.columns:
+        return
+    for _, row in verdicts.iterrows():
+        detail = str(row.get("robust_detail") or "")
+        if detail and detail != "nan":
+            sys.stdout.write(f"  {row['scenario']} / {row['target']}: {detail}\n")
 
 
 # --------------------------------------------------------------------------------------
@@ -310,12 +328,13 @@ def _compare(results_root: Path, dirs: list[Path]) -> int:
     summary.to_csv(results_root / "summary.csv", index=False, float_format="%.10g")
     verdict = pd.concat(verdicts, ignore_index=True)
     verdict.to_csv(results_root / "verdicts.csv", index=False, float_format="%.10g")
-    from energy_model.report import render_comparison  # noqa: PLC0415
+    from energy_model.report.rendering import render_comparison  # noqa: PLC0415
     from energy_model.site import write_site_index  # noqa: PLC0415
 
     render_comparison(results_root, dirs)
     index = write_site_index(results_root)
     _print_table("Renewable-share verdict (all scenarios)", _verdict_display(verdict))
+    _print_verdict_details(verdict)
     sys.stdout.write(f"\nsummary: {results_root / 'summary.csv'}\nsite: {index}\n")
     return EXIT_OK
 
@@ -330,6 +349,45 @@ def cmd_crosscheck(args: argparse.Namespace) -> int:
     outcome = run_crosscheck(n, sc, project_root)
     sys.stdout.write(f"{outcome.summary()}\n")
     return EXIT_OK if getattr(outcome, "ok", False) else EXIT_ERROR
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    """Uncertainty sweep on Dask: solve every sample, then probabilities, sensitivities, page."""
+    import os  # noqa: PLC0415
+
+    from energy_model.sweeps.analysis import analyse, summary_paragraph  # noqa: PLC0415
+    from energy_model.sweeps.page import write_page  # noqa: PLC0415
+    from energy_model.sweeps.runner import run_sweep  # noqa: PLC0415
+    from energy_model.sweeps.spec import (  # noqa: PLC0415
+        load_sweep,
+        override_sweep,
+        parse_time_option,
+        project_root_of,
+    )
+
+    path = Path(args.spec)
+    sweep, base = load_sweep(path)
+    if args.samples is not None and args.samples < 1:
+        raise InputError("--samples must be a positive integer", key="--samples")
+    if args.workers is not None and args.workers < 1:
+        raise InputError("--workers must be a positive integer", key="--workers")
+    time_option = parse_time_option(args.time) if args.time else None
+    sweep = override_sweep(sweep, samples=args.samples, time=time_option)
+    out = Path(args.out).resolve() if args.out else project_root_of(path) / "results" / "sweeps" / sweep.name
+    outcome = run_sweep(
+        sweep, base, path, out, workers=args.workers or os.cpu_count() or 1, scheduler=args.scheduler
+    )
+    analysis = analyse(sweep, outcome.design, outcome.records)
+    summary = summary_paragraph(sweep, analysis)
+    index = write_page(sweep, analysis, out, summary)
+    sys.stdout.write(
+        f"solved {len(outcome.solved)} sample(s), {len(outcome.skipped)} already in the store, "
+        f"in {outcome.wall_s:.1f} s\n{summary}\npage: {index}\n"
+    )
+    if analysis.status_counts.get("ok", 0) == 0:
+        msg = f"sweep '{sweep.name}': no sample solved (statuses {analysis.status_counts}); see {out}"
+        raise EnergyModelError(msg)
+    return EXIT_OK
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -371,6 +429,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("scenario", help="scenario YAML file")
     common(p)
     p.set_defaults(func=cmd_crosscheck)
+
+    p = sub.add_parser("sweep", help="uncertainty sweep of a scenario on Dask (sweeps/<name>.yaml)")
+    p.add_argument("spec", help="sweep YAML file")
+    p.add_argument("--samples", type=int, help="model-run budget (default: the file's 'samples')")
+    p.add_argument("--time", help="time resolution METHOD:VALUE, e.g. segment:876, resample:3, hourly")
+    p.add_argument("--workers", type=int, help="LocalCluster worker processes (default: CPU count)")
+    p.add_argument("--scheduler", help="address of a running Dask scheduler, e.g. tcp://host:8786")
+    p.add_argument("--out", help="output folder (default: <project>/results/sweeps/<name>/)")
+    p.set_defaults(func=cmd_sweep)
     return parser
 
 

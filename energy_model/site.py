@@ -16,19 +16,11 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import yaml
 
-from energy_model.report import (
-    ATTRIBUTIONS,
-    COMPARISON_FIGURES,
-    ELECTRICITY_GROUP,
-    SCENARIO_FIGURES,
-    FigureSpec,
-    load_metrics,
-    load_verdicts,
-    metric_values,
-    share_table,
-)
+from energy_model.report.catalog import COMPARISON_FIGURES, SCENARIO_FIGURES, FigureSpec
+from energy_model.report.loading import load_metrics, load_scenario_yaml, load_verdicts, scenario_name
+from energy_model.report.quantities import ELECTRICITY_GROUP, headline_share, metric_values, share_table
+from energy_model.tables import headline_attribution
 
 logger = logging.getLogger(__name__)
 
@@ -93,23 +85,6 @@ def load_run(result_dir: Path) -> dict[str, Any] | None:
         logger.info("%s: run.json has no status 'ok'; folder ignored", result_dir)
         return None
     return run
-
-
-def load_scenario_yaml(result_dir: Path) -> dict[str, Any]:
-    """The resolved scenario of a result folder as a dict (empty when absent)."""
-    path = Path(result_dir) / "scenario.yaml"
-    if not path.is_file():
-        return {}
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    return data if isinstance(data, dict) else {}
-
-
-def scenario_name(result_dir: Path, scenario: dict[str, Any]) -> str:
-    """Scenario name: the folder name, or for a temporary folder (``.…``) the ``scenario.yaml`` name."""
-    folder = Path(result_dir).name
-    if not folder.startswith("."):
-        return folder
-    return str(scenario.get("name") or folder.lstrip(".").removesuffix(".tmp"))
 
 
 def list_scenario_dirs(results_root: Path) -> list[Path]:
@@ -263,8 +238,7 @@ def _key_figures(metrics: pd.DataFrame, scenario: dict[str, Any]) -> list[list[s
     cost = metric_values(metrics, "system_cost", "billion CNY")
     if not cost.empty:
         rows.append(["System cost", _fmt(cost["value"].sum(), 3), "billion CNY/yr"])
-    accounting = scenario.get("accounting") or {}
-    headline = str(accounting.get("attribution") or ATTRIBUTIONS[0])
+    headline = headline_attribution(scenario.get("accounting"))
     shares = share_table(metrics, headline)
     for group, share in shares.iterrows():
         what = (
@@ -299,6 +273,46 @@ def _key_figures(metrics: pd.DataFrame, scenario: dict[str, Any]) -> list[list[s
 # ---------------------------------------------------------------------------------------------
 
 
+def _facts_rows(scenario: dict[str, Any], run: dict[str, Any]) -> list[list[str]]:
+    """Rows (item, value) of the facts table of a scenario page: year, network, region, solver."""
+    facts = [
+        ["Year", escape(str(scenario.get("year", "–")))],
+        ["Network", escape(str(scenario.get("network", "–")))],
+        ["Accounting region", escape(str((scenario.get("accounting") or {}).get("region", "–")))],
+        [
+            "Solver status",
+            escape(f"{run.get('status', '–')} ({run.get('condition', '')})".replace(" ()", "")),
+        ],
+    ]
+    if "objective" in run:
+        facts.append(["Objective [CNY/yr]", _fmt(run["objective"], 0)])
+    time = scenario.get("time") or {}
+    if time:
+        facts.append(["Time resolution", escape(", ".join(f"{k}={v}" for k, v in time.items()))])
+    return facts
+
+
+def _data_file_rows(result_dir: Path) -> list[list[str]]:
+    """Rows (link, content, size) of the files of a scenario folder: known files first."""
+    listed = [f for f in FILE_DESCRIPTIONS if (result_dir / f).is_file()]
+    others = sorted(
+        p.name
+        for p in result_dir.iterdir()
+        if p.is_file()
+        and p.name not in FILE_DESCRIPTIONS
+        and p.name != "index.html"
+        and not p.name.startswith(".")
+    )
+    return [
+        [
+            f'<a href="{escape(f)}">{escape(f)}</a>',
+            escape(FILE_DESCRIPTIONS.get(f, "")),
+            _size(result_dir / f),
+        ]
+        for f in listed + others
+    ]
+
+
 def write_scenario_page(result_dir: Path) -> Path:
     """Write ``<result_dir>/index.html``: verdicts, key numbers, figures with captions, files.
 
@@ -328,21 +342,7 @@ def write_scenario_page(result_dir: Path) -> Path:
     ]
     if scenario.get("description"):
         parts.append(f"<p>{escape(str(scenario['description']))}</p>")
-    facts = [
-        ["Year", escape(str(scenario.get("year", "–")))],
-        ["Network", escape(str(scenario.get("network", "–")))],
-        ["Accounting region", escape(str((scenario.get("accounting") or {}).get("region", "–")))],
-        [
-            "Solver status",
-            escape(f"{run.get('status', '–')} ({run.get('condition', '')})".replace(" ()", "")),
-        ],
-    ]
-    if "objective" in run:
-        facts.append(["Objective [CNY/yr]", _fmt(run["objective"], 0)])
-    time = scenario.get("time") or {}
-    if time:
-        facts.append(["Time resolution", escape(", ".join(f"{k}={v}" for k, v in time.items()))])
-    parts.append(_table(["Item", "Value"], facts))
+    parts.append(_table(["Item", "Value"], _facts_rows(scenario, run)))
 
     parts.append('<h2 id="verdicts">Targets</h2>')
     if verdicts.empty:
@@ -363,30 +363,67 @@ def write_scenario_page(result_dir: Path) -> Path:
     parts.append(_figures_html(result_dir, "figures", SCENARIO_FIGURES))
 
     parts.append('<h2 id="files">Data files</h2>')
-    listed = [f for f in FILE_DESCRIPTIONS if (result_dir / f).is_file()]
-    others = sorted(
-        p.name
-        for p in result_dir.iterdir()
-        if p.is_file()
-        and p.name not in FILE_DESCRIPTIONS
-        and p.name != "index.html"
-        and not p.name.startswith(".")
-    )
-    rows = [
-        [
-            f'<a href="{escape(f)}">{escape(f)}</a>',
-            escape(FILE_DESCRIPTIONS.get(f, "")),
-            _size(result_dir / f),
-        ]
-        for f in listed + others
-    ]
-    parts.append(_table(["File", "Content", "Size"], rows, {2}))
+    parts.append(_table(["File", "Content", "Size"], _data_file_rows(result_dir), {2}))
     parts.append('<p class="muted noprint"><a href="../index.html">← All scenarios</a></p>')
 
     path = result_dir / "index.html"
     path.write_text(_page(f"Scenario {name}", "\n".join(parts)), encoding="utf-8")
     logger.info("wrote %s", path)
     return path
+
+
+#: Header of the scenario list of the index page.
+SCENARIO_LIST_HEADER = [
+    "Scenario",
+    "Description",
+    "Year",
+    "Status",
+    "Renewable share of final energy, headline [%]",
+    "Range over attribution rules [%]",
+    "System cost [billion CNY/yr]",
+    "Targets met",
+]
+
+
+def _scenario_list_row(folder: Path, has_page: bool) -> tuple[list[str], pd.DataFrame]:
+    """A scenario's row of the index's scenario list, and its verdicts."""
+    scenario = load_scenario_yaml(folder)
+    run = load_run(folder) or {}
+    verdicts = load_verdicts(folder, run)
+    metrics = load_metrics(folder / "metrics.csv")
+    share = headline_share(metrics, scenario.get("accounting"))
+    cost = metric_values(metrics, "system_cost", "billion CNY")
+    n_pass = int((verdicts.get("status", pd.Series(dtype=str)).astype(str).str.upper() == "PASS").sum())
+    row = [
+        f'<a href="{escape(folder.name)}/index.html">{escape(folder.name)}</a>'
+        if has_page
+        else escape(folder.name),
+        escape(_shorten(str(scenario.get("description", "")))),
+        escape(str(scenario.get("year", ""))),
+        escape(str(run.get("status", ""))),
+        _fmt(share["headline"] * 100) if share is not None else "–",
+        f"{_fmt(share['low'] * 100)}–{_fmt(share['high'] * 100)}" if share is not None else "–",
+        _fmt(cost["value"].sum(), 3) if not cost.empty else "–",
+        f"{n_pass}/{len(verdicts)}" if len(verdicts) else "–",
+    ]
+    return row, verdicts
+
+
+def _comparison_section(root: Path) -> list[str]:
+    """The index's comparison figures and the links to the comparison tables that exist."""
+    parts = ['<h2 id="comparison">Comparison</h2>', _figures_html(root, COMPARISON_DIR, COMPARISON_FIGURES)]
+    tables = [
+        (f"{COMPARISON_DIR}/metrics.csv", "metrics of all scenarios (tidy, with a scenario column)"),
+        (f"{COMPARISON_DIR}/verdicts.csv", "verdicts of all scenarios"),
+    ]
+    rows = [
+        [f'<a href="{escape(href)}">{escape(href)}</a>', escape(text)]
+        for href, text in tables
+        if (root / href).is_file()
+    ]
+    if rows:
+        parts.append(_table(["File", "Content"], rows))
+    return parts
 
 
 def write_site_index(results_root: Path) -> Path:
@@ -411,34 +448,11 @@ def write_site_index(results_root: Path) -> Path:
     summaries = []
     verdict_tables = []
     for folder in dirs:
-        scenario = load_scenario_yaml(folder)
-        run = load_run(folder) or {}
-        verdicts = load_verdicts(folder, run)
         has_page = (folder / "index.html").is_file()
+        row, verdicts = _scenario_list_row(folder, has_page)
+        summaries.append(row)
         if not verdicts.empty:
             verdict_tables.append(verdicts.assign(scenario=folder.name, _has_page=has_page))
-        metrics = load_metrics(folder / "metrics.csv")
-        accounting = scenario.get("accounting") or {}
-        shares = share_table(metrics, str(accounting.get("attribution") or ATTRIBUTIONS[0]))
-        valuation = str(accounting.get("electricity_valuation") or "coal_equivalent")
-        match = [g for g in shares.index if valuation in str(g).split("|")]
-        share = shares.loc[match[0] if match else shares.index[0]] if not shares.empty else None
-        cost = metric_values(metrics, "system_cost", "billion CNY")
-        n_pass = int((verdicts.get("status", pd.Series(dtype=str)).astype(str).str.upper() == "PASS").sum())
-        summaries.append(
-            [
-                f'<a href="{escape(folder.name)}/index.html">{escape(folder.name)}</a>'
-                if has_page
-                else escape(folder.name),
-                escape(_shorten(str(scenario.get("description", "")))),
-                escape(str(scenario.get("year", ""))),
-                escape(str(run.get("status", ""))),
-                _fmt(share["headline"] * 100) if share is not None else "–",
-                f"{_fmt(share['low'] * 100)}–{_fmt(share['high'] * 100)}" if share is not None else "–",
-                _fmt(cost["value"].sum(), 3) if not cost.empty else "–",
-                f"{n_pass}/{len(verdicts)}" if len(verdicts) else "–",
-            ]
-        )
 
     parts = [
         "<h1>Zhangjiakou energy scenarios</h1>",
@@ -463,40 +477,12 @@ def write_site_index(results_root: Path) -> Path:
 
     parts.append('<h2 id="scenarios">Scenarios</h2>')
     if summaries:
-        parts.append(
-            _table(
-                [
-                    "Scenario",
-                    "Description",
-                    "Year",
-                    "Status",
-                    "Renewable share of final energy, headline [%]",
-                    "Range over attribution rules [%]",
-                    "System cost [billion CNY/yr]",
-                    "Targets met",
-                ],
-                summaries,
-                {2, 4, 5, 6, 7},
-            )
-        )
+        parts.append(_table(SCENARIO_LIST_HEADER, summaries, {2, 4, 5, 6, 7}))
     else:
         parts.append('<p class="muted">No completed scenario in this folder.</p>')
 
-    comparison = root / COMPARISON_DIR
-    if dirs and comparison.is_dir():
-        parts.append('<h2 id="comparison">Comparison</h2>')
-        parts.append(_figures_html(root, COMPARISON_DIR, COMPARISON_FIGURES))
-        tables = [
-            (f"{COMPARISON_DIR}/metrics.csv", "metrics of all scenarios (tidy, with a scenario column)"),
-            (f"{COMPARISON_DIR}/verdicts.csv", "verdicts of all scenarios"),
-        ]
-        rows = [
-            [f'<a href="{escape(href)}">{escape(href)}</a>', escape(text)]
-            for href, text in tables
-            if (root / href).is_file()
-        ]
-        if rows:
-            parts.append(_table(["File", "Content"], rows))
+    if dirs and (root / COMPARISON_DIR).is_dir():
+        parts += _comparison_section(root)
     root_rows = [
         [f'<a href="{escape(name)}">{escape(name)}</a>', escape(text)]
         for name, text in ROOT_TABLES.items()

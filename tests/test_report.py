@@ -8,17 +8,21 @@ January and 96 in July 2022.
 
 from __future__ import annotations
 
+import functools
 import json
 import multiprocessing
 import os
 import shutil
+import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from html import escape
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import matplotlib
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -26,7 +30,20 @@ import pypsa
 import pytest
 from matplotlib.figure import Figure
 
-from energy_model import report, site
+from energy_model import site
+from energy_model.network import corridor_flows, local_buses
+from energy_model.report import (
+    catalog,
+    comparison,
+    figures,
+    loading,
+    quantities,
+    rendering,
+    scenario_results,
+    series,
+    style,
+)
+from energy_model.tables import ATTRIBUTIONS, DEFAULT_ATTRIBUTION
 
 TOY = Path(__file__).parent / "data" / "solved_toy"
 REGION = "zhangjiakou"
@@ -34,17 +51,17 @@ REGION = "zhangjiakou"
 
 @pytest.fixture(scope="module")
 def network() -> pypsa.Network:
-    return report.load_network_file(TOY / "network.nc")
+    return scenario_results.load_network_file(TOY / "network.nc")
 
 
 @pytest.fixture(scope="module")
 def metrics() -> pd.DataFrame:
-    return report.load_metrics(TOY / "metrics.csv")
+    return loading.load_metrics(TOY / "metrics.csv")
 
 
 @pytest.fixture(scope="module")
 def styles(network: pypsa.Network) -> pd.DataFrame:
-    return report.load_carrier_styles(network)
+    return style.load_carrier_styles(network)
 
 
 @pytest.fixture
@@ -66,7 +83,7 @@ def site_tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("site") / "results"
     toy = root / "solved_toy"
     shutil.copytree(TOY, toy, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
-    report.render_scenario_figures(toy)
+    rendering.render_scenario_figures(toy)
     site.write_scenario_page(toy)
     second = root / "second"
     shutil.copytree(toy, second)
@@ -81,7 +98,7 @@ def site_tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (root / "nostatus" / "run.json").write_text(json.dumps({"objective": 1}))
     (root / "failed").mkdir()
     (root / "failed" / "run.json").write_text(json.dumps({"status": "infeasible"}))
-    report.render_comparison(root, site.list_scenario_dirs(root))
+    rendering.render_comparison(root, site.list_scenario_dirs(root))
     site.write_site_index(root)
     return root
 
@@ -112,31 +129,31 @@ def test_missing_or_invalid_colour_gets_a_fixed_fallback(network: pypsa.Network)
     n = network.copy()
     n.carriers.loc["solar", "color"] = "not-a-colour"
     n.carriers.loc["coal", "nice_name"] = ""
-    styles = report.load_carrier_styles(n)
-    assert styles.at["solar", "color"] == report.fallback_color("solar")
+    styles = style.load_carrier_styles(n)
+    assert styles.at["solar", "color"] == style.fallback_color("solar")
     assert styles.at["coal", "nice_name"] == "coal"
     # same id -> same colour, whatever figure asks
-    assert report.carrier_color("unknown_x", styles) == report.carrier_color("unknown_x", pd.DataFrame())
+    assert style.carrier_color("unknown_x", styles) == style.carrier_color("unknown_x", pd.DataFrame())
 
 
 def test_unit_conversion() -> None:
-    assert report.convert(2500.0, "MW", "GW") == pytest.approx(2.5)
-    assert report.convert(0.5, "TWh", "GWh") == pytest.approx(500.0)
-    assert report.convert(3e9, "CNY/yr", "billion CNY") == pytest.approx(3.0)
-    assert report.convert(30.0, "%", "-") == pytest.approx(0.3)
+    assert quantities.convert(2500.0, "MW", "GW") == pytest.approx(2.5)
+    assert quantities.convert(0.5, "TWh", "GWh") == pytest.approx(500.0)
+    assert quantities.convert(3e9, "CNY/yr", "billion CNY") == pytest.approx(3.0)
+    assert quantities.convert(30.0, "%", "-") == pytest.approx(0.3)
     with pytest.raises(ValueError, match="cannot convert"):
-        report.convert(1.0, "MW", "TWh")
+        quantities.convert(1.0, "MW", "TWh")
 
 
 def test_local_buses_follow_location(network: pypsa.Network) -> None:
-    assert set(report.local_buses(network, REGION)) == {"zjk_ac", "zjk_heat"}
+    assert set(local_buses(network, REGION)) == {"zjk_ac", "zjk_heat"}
     n = network.copy()
     n.buses["location"] = ""
-    assert set(report.local_buses(n, REGION)) == set(n.buses.index)
+    assert set(local_buses(n, REGION)) == set(n.buses.index)
 
 
 def test_power_balance_of_the_local_bus_closes(network: pypsa.Network) -> None:
-    balance = report.bus_power_balance(network, pd.Index(["zjk_ac"]))
+    balance = series.bus_power_balance(network, pd.Index(["zjk_ac"]))
     assert {"onwind", "hvdc", "heat_pump", "battery"} <= set(balance.columns)
     assert np.abs(balance.sum(axis=1)).max() < 1e-3  # MW: supply = consumption every hour
     assert (balance["hvdc"] <= 1e-9).all()  # export is consumption at the local bus
@@ -144,21 +161,21 @@ def test_power_balance_of_the_local_bus_closes(network: pypsa.Network) -> None:
 
 def test_week_selection_picks_the_season(network: pypsa.Network) -> None:
     buses = pd.Index(["zjk_ac"])
-    winter = report.select_week(network, "winter", buses)
-    summer = report.select_week(network, "summer", buses)
+    winter = series.select_week(network, "winter", buses)
+    summer = series.select_week(network, "summer", buses)
     assert set(pd.DatetimeIndex(winter).month) == {1}
     assert set(pd.DatetimeIndex(summer).month) == {7}
     assert len(winter) == 96 and len(summer) == 96  # the toy holds four days per season
     n = network.copy()
     n.set_snapshots(network.snapshots[:96])
-    with pytest.raises(report.MissingDataError):
-        report.select_week(n, "summer", buses)
+    with pytest.raises(catalog.MissingDataError):
+        series.select_week(n, "summer", buses)
 
 
 def test_expand_to_hours_repeats_resampled_snapshots() -> None:
     index = pd.date_range("2022-01-01", periods=3, freq="3h")
     frame = pd.DataFrame({"a": [1.0, 2.0, 3.0]}, index=index)
-    hourly = report.expand_to_hours(frame, pd.Series(3.0, index=index))
+    hourly = series.expand_to_hours(frame, pd.Series(3.0, index=index))
     assert len(hourly) == 9
     assert hourly.index[1] == pd.Timestamp("2022-01-01 01:00")
     assert hourly["a"].tolist() == [1.0] * 3 + [2.0] * 3 + [3.0] * 3
@@ -166,13 +183,13 @@ def test_expand_to_hours_repeats_resampled_snapshots() -> None:
 
 def test_duration_curve_is_sorted_and_weighted() -> None:
     values = pd.Series([1.0, 3.0, 2.0])
-    x, y = report.duration_curve(values, pd.Series([1.0, 2.0, 4.0]))
+    x, y = series.duration_curve(values, pd.Series([1.0, 2.0, 4.0]))
     assert list(y) == [3.0, 2.0, 1.0, 1.0]
     assert list(x) == [0.0, 2.0, 6.0, 7.0]
 
 
 def test_corridor_flows_net_both_directions(network: pypsa.Network) -> None:
-    flows = report.corridor_flows(network, REGION)
+    flows = corridor_flows(network, REGION)
     assert list(flows.columns) == ["zjk_beijing_hvdc"]
     pd.testing.assert_series_equal(
         flows["zjk_beijing_hvdc"], network.links_t.p0["zjk_beijing_hvdc"], check_names=False
@@ -181,7 +198,7 @@ def test_corridor_flows_net_both_directions(network: pypsa.Network) -> None:
     n.add("Link", "zjk_beijing_hvdc_import", bus0="beijing", bus1="zjk_ac", carrier="hvdc", p_nom=50)
     n.links_t.p0["zjk_beijing_hvdc_import"] = 10.0
     n.links_t.p1["zjk_beijing_hvdc_import"] = -9.0
-    flows = report.corridor_flows(n, REGION)
+    flows = corridor_flows(n, REGION)
     assert list(flows.columns) == ["zjk_beijing_hvdc"]  # one corridor, named after the export link
     expected = network.links_t.p0["zjk_beijing_hvdc"] - 9.0
     np.testing.assert_allclose(flows["zjk_beijing_hvdc"].to_numpy(), expected.to_numpy())
@@ -191,8 +208,8 @@ def test_corridor_flows_net_both_directions(network: pypsa.Network) -> None:
 
 
 def test_plot_capacity(network: pypsa.Network, metrics: pd.DataFrame, styles: pd.DataFrame) -> None:
-    local = report.local_buses(network, REGION)
-    fig = report.plot_capacity(metrics, styles, report.storage_energy_capacity(network, local), local)
+    local = local_buses(network, REGION)
+    fig = figures.plot_capacity(metrics, styles, series.storage_energy_capacity(network, local), local)
     power, energy = fig.axes
     assert power.get_xlabel() == "Power capacity [GW]"
     assert energy.get_xlabel() == "Storage energy capacity [GWh]"
@@ -209,8 +226,8 @@ def test_plot_capacity(network: pypsa.Network, metrics: pd.DataFrame, styles: pd
 
 
 def test_plot_energy_balance(network: pypsa.Network, metrics: pd.DataFrame, styles: pd.DataFrame) -> None:
-    local = report.local_buses(network, REGION)
-    fig = report.plot_energy_balance(metrics, styles, network.buses.carrier.astype(str), local)
+    local = local_buses(network, REGION)
+    fig = figures.plot_energy_balance(metrics, styles, network.buses.carrier.astype(str), local)
     assert [ax.get_title() for ax in fig.axes] == ["Local buses: Electricity", "Local buses: Heat"]
     assert "[TWh/yr]" in _labels(fig)
     elec = fig.axes[0]
@@ -224,19 +241,19 @@ def test_plot_energy_balance(network: pypsa.Network, metrics: pd.DataFrame, styl
 
 def test_plot_dispatch(network: pypsa.Network, styles: pd.DataFrame) -> None:
     buses = pd.Index(["zjk_ac"])
-    fig = report.plot_dispatch(network, report.select_week(network, "winter", buses), buses, styles)
+    fig = figures.plot_dispatch(network, series.select_week(network, "winter", buses), buses, styles)
     labels = _labels(fig)
     assert "Power [GW]" in labels
     legend = [t.get_text() for t in fig.legends[0].get_texts()]
     assert legend.count("Battery") == 1  # charging and discharging share one entry
     assert {"Onshore wind", "Export HVDC", "Electricity demand"} <= set(legend)
-    with pytest.raises(report.MissingDataError):
-        report.plot_dispatch(network, network.snapshots[:0], buses, styles)
+    with pytest.raises(catalog.MissingDataError):
+        figures.plot_dispatch(network, network.snapshots[:0], buses, styles)
 
 
 def test_plot_curtailment_heatmap(network: pypsa.Network, styles: pd.DataFrame) -> None:
-    local = report.local_buses(network, REGION)
-    fig = report.plot_curtailment_heatmap(network, local, styles)
+    local = local_buses(network, REGION)
+    fig = figures.plot_curtailment_heatmap(network, local, styles)
     titles = [ax.get_title() for ax in fig.axes if ax.get_title()]
     assert titles == ["Onshore wind", "Solar PV"]
     mesh = fig.axes[0].collections[0]
@@ -255,7 +272,7 @@ def test_plot_curtailment_heatmap(network: pypsa.Network, styles: pd.DataFrame) 
 
 
 def test_plot_state_of_charge(network: pypsa.Network, styles: pd.DataFrame) -> None:
-    fig = report.plot_state_of_charge(network, styles)
+    fig = figures.plot_state_of_charge(network, styles)
     panels = [ax for ax in fig.axes if ax.get_title("left")]
     assert [ax.get_title("left") for ax in panels] == ["Battery", "Hot-water tank"]
     assert all(ax.get_ylabel() == "Energy [GWh]" for ax in panels)
@@ -264,7 +281,7 @@ def test_plot_state_of_charge(network: pypsa.Network, styles: pd.DataFrame) -> N
 
 
 def test_plot_export_duration(network: pypsa.Network, styles: pd.DataFrame) -> None:
-    fig = report.plot_export_duration(network, REGION, styles)
+    fig = figures.plot_export_duration(network, REGION, styles)
     ax = fig.axes[0]
     assert "[GW]" in ax.get_ylabel() and "[h]" in ax.get_xlabel()
     line = ax.get_lines()[0]
@@ -274,16 +291,16 @@ def test_plot_export_duration(network: pypsa.Network, styles: pd.DataFrame) -> N
 
 
 def test_plot_heat_with_and_without_temperature(network: pypsa.Network, styles: pd.DataFrame) -> None:
-    temperature = report.load_temperature(TOY)
+    temperature = loading.load_temperature(TOY)
     assert temperature is not None
-    fig = report.plot_heat(network, REGION, styles, temperature)
+    fig = figures.plot_heat(network, REGION, styles, temperature)
     assert len(fig.axes) == 2
     assert fig.axes[0].get_xlabel() == "Daily mean outdoor temperature [°C]"
     points = fig.axes[0].collections[0].get_offsets()
     assert len(points) == 8  # eight days in the toy
     # colder days need more heat
     assert np.corrcoef(points[:, 0], points[:, 1])[0, 1] < -0.9
-    fig = report.plot_heat(network, REGION, styles, None)
+    fig = figures.plot_heat(network, REGION, styles, None)
     assert len(fig.axes) == 1
     assert "Daily mean power [GW]" in fig.axes[0].get_ylabel()
 
@@ -292,7 +309,7 @@ def test_plot_renewable_share(metrics: pd.DataFrame) -> None:
     targets = pd.DataFrame(
         {"target": ["a", "b"], "indicator": ["final_energy", "electricity"], "target_share": [0.3, 0.95]}
     )
-    fig = report.plot_renewable_share(metrics, targets)
+    fig = figures.plot_renewable_share(metrics, targets)
     ax = fig.axes[0]
     assert ax.get_ylabel() == "Renewable share [%]"
     groups = [t.get_text() for t in ax.get_xticklabels()]
@@ -312,19 +329,19 @@ def test_plot_renewable_share(metrics: pd.DataFrame) -> None:
 
 
 def test_share_table_bounds(metrics: pd.DataFrame) -> None:
-    table = report.share_table(metrics)
+    table = quantities.share_table(metrics)
     rows = metrics[metrics.metric == "renewable_share"].set_index("variant").value / 100
     assert table.loc["coal_equivalent", "low"] == pytest.approx(rows["coal_equivalent|export_first"])
     assert table.loc["coal_equivalent", "high"] == pytest.approx(rows["coal_equivalent|local_first"])
     assert table.loc["calorific", "headline"] == pytest.approx(rows["calorific|pro_rata"])
-    local_first = report.share_table(metrics, headline="local_first")
+    local_first = quantities.share_table(metrics, headline="local_first")
     assert local_first.loc["calorific", "headline"] == pytest.approx(rows["calorific|local_first"])
     elec = metrics[metrics.metric == "renewable_share_electricity"].set_index("variant").value / 100
     assert table.loc["electricity", "headline"] == pytest.approx(elec["pro_rata"])
 
 
 def test_plot_price_duration(network: pypsa.Network) -> None:
-    fig = report.plot_price_duration(network, pd.Index(["zjk_ac"]))
+    fig = figures.plot_price_duration(network, pd.Index(["zjk_ac"]))
     ax = fig.axes[0]
     assert ax.get_ylabel() == "Marginal price [CNY/MWh]"
     y = ax.get_lines()[0].get_ydata()
@@ -336,17 +353,17 @@ def test_figures_without_components_raise_missing_data(network: pypsa.Network, s
     n = network.copy()
     n.remove("StorageUnit", n.storage_units.index)
     n.remove("Store", n.stores.index)
-    with pytest.raises(report.MissingDataError):
-        report.plot_state_of_charge(n, styles)
+    with pytest.raises(catalog.MissingDataError):
+        figures.plot_state_of_charge(n, styles)
     n.remove("Bus", ["zjk_heat"])
     n.remove("Link", ["zjk_heat_pump", "zjk_beijing_hvdc"])
     n.remove("Load", ["zjk_heat"])
-    with pytest.raises(report.MissingDataError):
-        report.plot_heat(n, REGION, styles)
-    with pytest.raises(report.MissingDataError):
-        report.plot_export_duration(n, REGION, styles)
-    with pytest.raises(report.MissingDataError):
-        report.plot_renewable_share(
+    with pytest.raises(catalog.MissingDataError):
+        figures.plot_heat(n, REGION, styles)
+    with pytest.raises(catalog.MissingDataError):
+        figures.plot_export_duration(n, REGION, styles)
+    with pytest.raises(catalog.MissingDataError):
+        figures.plot_renewable_share(
             pd.DataFrame(columns=["metric", "variant", "carrier", "bus", "value", "unit"]), pd.DataFrame()
         )
 
@@ -356,7 +373,7 @@ def test_figures_without_components_raise_missing_data(network: pypsa.Network, s
 
 def test_render_scenario_figures_writes_png_and_svg(site_tree: Path) -> None:
     folder = site_tree / "solved_toy" / "figures"
-    names = [spec.name for spec in report.SCENARIO_FIGURES]
+    names = [spec.name for spec in catalog.SCENARIO_FIGURES]
     written = sorted(p.name for p in folder.iterdir())
     assert written == sorted(f"{n}.{fmt}" for n in names for fmt in ("png", "svg"))
     for path in folder.iterdir():
@@ -367,7 +384,7 @@ def test_render_scenario_figures_writes_png_and_svg(site_tree: Path) -> None:
 
 
 def test_render_skips_missing_components_with_a_note(bundle: Path, caplog: pytest.LogCaptureFixture) -> None:
-    n = report.load_network_file(bundle / "network.nc")
+    n = scenario_results.load_network_file(bundle / "network.nc")
     n.remove("StorageUnit", n.storage_units.index)
     n.remove("Store", n.stores.index)
     n.remove("Link", ["zjk_heat_pump"])
@@ -376,7 +393,7 @@ def test_render_skips_missing_components_with_a_note(bundle: Path, caplog: pytes
     n.export_to_netcdf(bundle / "network.nc")
     (bundle / "temperature.csv").unlink()
     caplog.set_level("INFO", logger="energy_model.report")
-    written = report.render_scenario_figures(bundle)
+    written = rendering.render_scenario_figures(bundle)
     stems = {p.stem for p in written}
     assert "state_of_charge" not in stems and "heat" not in stems
     assert {"capacity", "dispatch_winter", "export_duration"} <= stems
@@ -386,28 +403,28 @@ def test_render_skips_missing_components_with_a_note(bundle: Path, caplog: pytes
 
 def test_render_without_network_draws_metric_figures_only(bundle: Path) -> None:
     (bundle / "network.nc").unlink()
-    written = report.render_scenario_figures(bundle)
+    written = rendering.render_scenario_figures(bundle)
     assert {p.stem for p in written} == {"capacity", "energy_balance", "renewable_share"}
 
 
 def test_render_comparison(site_tree: Path) -> None:
     folder = site_tree / "comparison"
     names = {p.name for p in folder.iterdir()}
-    for spec in report.COMPARISON_FIGURES:
+    for spec in catalog.COMPARISON_FIGURES:
         assert {f"{spec.name}.png", f"{spec.name}.svg"} <= names
     verdicts = pd.read_csv(folder / "verdicts.csv")
     assert sorted(verdicts.scenario.unique()) == ["second", "solved_toy"]
     assert len(verdicts) == 4
     table = pd.read_csv(folder / "metrics.csv")
     assert set(table.scenario) == {"second", "solved_toy"}
-    toy = report.load_metrics(TOY / "metrics.csv")
+    toy = loading.load_metrics(TOY / "metrics.csv")
     assert len(table) == 2 * len(toy)
 
 
 def test_carrier_table_read_alone_matches_network(network: pypsa.Network) -> None:
-    table = report.load_carrier_table(TOY / "network.nc")
+    table = loading.load_carrier_table(TOY / "network.nc")
     pd.testing.assert_frame_equal(
-        report.load_carrier_styles(table), report.load_carrier_styles(network), check_names=False
+        style.load_carrier_styles(table), style.load_carrier_styles(network), check_names=False
     )
 
 
@@ -416,7 +433,7 @@ def test_plot_comparison_shares_marks_targets() -> None:
     targets = pd.DataFrame(
         {"scenario": ["a", "b", "b"], "target": ["t1", "t1", "t2"], "target_share": [0.3, 0.3, 0.5]}
     )
-    fig = report.plot_comparison_shares(shares, targets)
+    fig = comparison.plot_comparison_shares(shares, targets)
     ax = fig.axes[0]
     assert ax.get_xlabel() == "Renewable share [%]"
     marks = [
@@ -452,7 +469,7 @@ def test_scenario_page_links_are_relative_and_resolve(site_tree: Path) -> None:
     html = page.read_text(encoding="utf-8")
     targets = _targets(page)
     assert "../index.html" in targets
-    for spec in report.SCENARIO_FIGURES:
+    for spec in catalog.SCENARIO_FIGURES:
         assert f"figures/{spec.name}.png" in targets
         assert escape(spec.caption) in html
     for name in ("metrics.csv", "network.nc", "verdict.csv", "scenario.yaml", "run.json"):
@@ -474,7 +491,7 @@ def test_site_index_lists_complete_scenarios_only(site_tree: Path) -> None:
         assert (site_tree / target).is_file(), target
     html = page.read_text(encoding="utf-8")
     assert html.count('<span class="fail">FAIL</span>') == 2  # one failed target per scenario
-    for spec in report.COMPARISON_FIGURES:
+    for spec in catalog.COMPARISON_FIGURES:
         assert escape(spec.caption) in html
 
 
@@ -486,18 +503,18 @@ def test_site_index_without_results(tmp_path: Path) -> None:
 def test_solver_noise_is_not_drawn(network: pypsa.Network, styles: pd.DataFrame) -> None:
     n = network.copy()
     n.storage_units_t.state_of_charge.loc[:, "zjk_battery"] = 2e-9  # MWh: an unused battery
-    fig = report.plot_state_of_charge(n, styles)
+    fig = figures.plot_state_of_charge(n, styles)
     assert [ax.get_title("left") for ax in fig.axes] == ["Hot-water tank"]
     n.generators_t.p.loc[:, "zjk_coal"] = 1e-7  # MW: interior-point noise of a unit that is off
     n.generators_t.p.loc[:, "zjk_onwind"] += 1e-7
-    balance = report.bus_power_balance(n, pd.Index(["zjk_ac"]))
+    balance = series.bus_power_balance(n, pd.Index(["zjk_ac"]))
     assert "coal" not in balance.columns or not (balance["coal"] > 0).any()
 
 
 def test_break_gaps_closes_steps_and_splits_runs() -> None:
     index = pd.DatetimeIndex(["2022-01-01 00:00", "2022-01-01 03:00", "2022-07-01 00:00"])
     frame = pd.DataFrame({"a": [1.0, 2.0, 3.0]}, index=index)
-    out = report.break_gaps(frame, pd.Series(3.0, index=index), steps=True)
+    out = series.break_gaps(frame, pd.Series(3.0, index=index), steps=True)
     assert out.loc[pd.Timestamp("2022-01-01 06:00"), "a"] == 2.0  # last block drawn to its end
     assert out["a"].isna().sum() == 1  # one break between January and July
     assert out.index[-1] == pd.Timestamp("2022-07-01 03:00")
@@ -512,21 +529,21 @@ def test_legends_and_labels_stay_inside_the_figure(
     """Long display names (as in the real carriers.csv) must not push legends off the page."""
     n = network.copy()
     n.carriers["nice_name"] = n.carriers["nice_name"] + " (a long descriptive display name)"
-    styles = report.load_carrier_styles(n)
-    local = report.local_buses(n, REGION)
-    elec = report.electric_buses(n, local)
+    styles = style.load_carrier_styles(n)
+    local = local_buses(n, REGION)
+    elec = series.electric_buses(n, local)
     targets = pd.DataFrame(
         {"target": ["final_energy_2022"], "indicator": ["final_energy"], "target_share": [0.3]}
     )
     build = {
-        "capacity": lambda: report.plot_capacity(metrics, styles, report.storage_energy_capacity(n), local),
-        "energy_balance": lambda: report.plot_energy_balance(metrics, styles, n.buses.carrier, local),
-        "dispatch_winter": lambda: report.plot_dispatch(
-            n, report.select_week(n, "winter", elec), elec, styles
+        "capacity": lambda: figures.plot_capacity(metrics, styles, series.storage_energy_capacity(n), local),
+        "energy_balance": lambda: figures.plot_energy_balance(metrics, styles, n.buses.carrier, local),
+        "dispatch_winter": lambda: figures.plot_dispatch(
+            n, series.select_week(n, "winter", elec), elec, styles
         ),
-        "heat": lambda: report.plot_heat(n, REGION, styles, report.load_temperature(TOY)),
-        "export_duration": lambda: report.plot_export_duration(n, REGION, styles),
-        "renewable_share": lambda: report.plot_renewable_share(metrics, targets),
+        "heat": lambda: figures.plot_heat(n, REGION, styles, loading.load_temperature(TOY)),
+        "export_duration": lambda: figures.plot_export_duration(n, REGION, styles),
+        "renewable_share": lambda: figures.plot_renewable_share(metrics, targets),
     }
     fig = build[name]()
     fig.canvas.draw()
@@ -550,9 +567,9 @@ def test_a_failing_figure_is_logged_and_left_out(
     def broken(*_args: object, **_kwargs: object) -> Figure:
         raise RuntimeError("bug in a figure")
 
-    monkeypatch.setattr(report, "plot_energy_balance", broken)
+    monkeypatch.setattr(figures, "plot_energy_balance", broken)
     caplog.set_level("INFO", logger="energy_model.report")
-    written = report.render_scenario_figures(bundle)
+    written = rendering.render_scenario_figures(bundle, workers=1)  # the patch exists in this process only
     assert {p.stem for p in written} == {"capacity", "renewable_share"}
     assert "figure 'energy_balance' failed and is left out" in caplog.text
     assert "RuntimeError: bug in a figure" in caplog.text
@@ -560,8 +577,8 @@ def test_a_failing_figure_is_logged_and_left_out(
 
 def test_rendering_is_reproducible(network: pypsa.Network, tmp_path: Path) -> None:
     buses = pd.Index(["zjk_ac"])
-    first = report.write_figure(report.plot_price_duration(network, buses), tmp_path / "a", "price")
-    second = report.write_figure(report.plot_price_duration(network, buses), tmp_path / "b", "price")
+    first = rendering.write_figure(figures.plot_price_duration(network, buses), tmp_path / "a", "price")
+    second = rendering.write_figure(figures.plot_price_duration(network, buses), tmp_path / "b", "price")
     for one, two in zip(first, second, strict=True):
         assert one.read_bytes() == two.read_bytes(), one.name
 
@@ -574,8 +591,8 @@ def test_empty_bundles_skip_every_figure_without_errors(
     (folder / "run.json").write_text(json.dumps({"status": "ok"}))
     (folder / "metrics.csv").write_text("metric,variant,carrier,bus,value,unit\n")
     caplog.set_level("INFO", logger="energy_model.report")
-    assert report.render_scenario_figures(folder) == []
-    written = report.render_comparison(tmp_path / "results", [folder])
+    assert rendering.render_scenario_figures(folder) == []
+    written = rendering.render_comparison(tmp_path / "results", [folder])
     assert {p.name for p in written} == {"metrics.csv", "verdicts.csv"}
     assert "WARNING" not in [record.levelname for record in caplog.records]
     page = site.write_scenario_page(folder)
@@ -583,15 +600,17 @@ def test_empty_bundles_skip_every_figure_without_errors(
 
 
 def test_share_variants_parse_any_attribution_rule() -> None:
+    headline = DEFAULT_ATTRIBUTION  # the rule a scenario gets when it names none
+    other = next(rule for rule in reversed(ATTRIBUTIONS) if rule != headline)
     metrics = pd.DataFrame(
         {
             "metric": ["renewable_share"] * 3 + ["renewable_share_electricity"] * 2,
             "variant": [
-                "calorific|nea_annual",
-                "calorific|pro_rata",
-                "coal_equivalent|nea_annual",
-                "nea_annual",
-                "pro_rata",
+                f"calorific|{other}",
+                f"calorific|{headline}",
+                f"coal_equivalent|{other}",
+                other,
+                headline,
             ],
             "carrier": "",
             "bus": "",
@@ -599,21 +618,55 @@ def test_share_variants_parse_any_attribution_rule() -> None:
             "unit": "%",
         }
     )
-    table = report.share_table(metrics)
+    table = quantities.share_table(metrics)
     assert list(table.index) == ["coal_equivalent", "calorific", "electricity"]
     assert table.loc["calorific", "low"] == pytest.approx(0.08)
     assert table.loc["calorific", "headline"] == pytest.approx(0.20)
-    assert table.loc["electricity", "rule:nea_annual"] == pytest.approx(0.0)
+    assert table.loc["electricity", f"rule:{other}"] == pytest.approx(0.0)
     assert table.loc["coal_equivalent", "headline"] == pytest.approx(0.06)  # only rule present
 
 
 # --- parallel rendering ---------------------------------------------------------------------------
 
 
+def _wait_for(path: Path, timeout_s: float = 120.0) -> None:
+    """Wait until ``path`` exists (written by a worker process that has started)."""
+    deadline = time.monotonic() + timeout_s
+    while not path.exists():
+        assert time.monotonic() < deadline, f"no {path.name} after {timeout_s} s"
+        time.sleep(0.05)
+
+
+def _small_figure() -> Figure:
+    fig = style.new_figure(2.0, 2.0)
+    fig.subplots().plot([0, 1], [0, 1])
+    return fig
+
+
+def _save_into_a_file(folder: Path, names: Sequence[str]) -> list[rendering.FigureOutcome]:
+    """Worker job whose figure cannot be saved: the folder it writes to is a file (``taken``)."""
+
+    def build() -> Figure:
+        (folder / "taken").touch()  # tells the caller that this worker has taken a figure
+        return _small_figure()
+
+    return rendering.render_taken_figures(folder / "taken", names, lambda: dict.fromkeys(names, build))
+
+
+def _die_at_first_figure(folder: Path, names: Sequence[str]) -> list[rendering.FigureOutcome]:
+    """Worker job whose worker dies without a word once it has taken a figure."""
+
+    def build() -> Figure:
+        (folder / "taken").touch()
+        os._exit(1)
+
+    return rendering.render_taken_figures(folder, names, lambda: dict.fromkeys(names, build))
+
+
 def test_parallel_rendering_gives_the_same_files_and_log(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """Figures drawn by forked helpers are byte-identical to serial ones, and logged in page order."""
+    """Figures drawn by worker processes are byte-identical to serial ones, and logged in page order."""
     caplog.set_level("INFO", logger="energy_model.report")
     files, logs = {}, {}
     for workers in (1, 2):
@@ -621,11 +674,11 @@ def test_parallel_rendering_gives_the_same_files_and_log(
         shutil.copytree(TOY, folder, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
         (folder / "temperature.csv").unlink()  # one more note in the log (heat figure without it)
         caplog.clear()
-        written = report.render_scenario_figures(folder, workers=workers)
+        written = rendering.render_scenario_figures(folder, workers=workers)
         files[workers] = [(p.relative_to(folder), p.read_bytes()) for p in written]
         logs[workers] = [r.getMessage() for r in caplog.records if r.name.startswith("energy_model")]
     assert [path for path, _ in files[2]] == [path for path, _ in files[1]]
-    assert len(files[1]) == 2 * len(report.SCENARIO_FIGURES)
+    assert len(files[1]) == 2 * len(catalog.SCENARIO_FIGURES)
     for (path, serial), (_, parallel) in zip(files[1], files[2], strict=True):
         assert serial == parallel, path
     assert logs[2] == logs[1]
@@ -633,37 +686,110 @@ def test_parallel_rendering_gives_the_same_files_and_log(
     assert multiprocessing.active_children() == []
 
 
-def test_an_error_while_saving_in_a_helper_is_raised(bundle: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    (bundle / "network.nc").unlink()  # metric figures only: fast
-    original = report.write_figure
+def test_figures_drawn_by_a_worker_equal_serial_ones(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """A worker surely draws some figures (this process waits for its first one): same bytes, same log."""
+    caplog.set_level("INFO", logger="energy_model.report")
+    serial = tmp_path / "serial" / "solved_toy"
+    shutil.copytree(TOY, serial, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
+    (serial / "temperature.csv").unlink()
+    parallel = tmp_path / "parallel" / "solved_toy"
+    shutil.copytree(serial, parallel)
+    caplog.clear()
+    written = rendering.render_scenario_figures(serial, workers=1)
+    serial_log = [r.getMessage() for r in caplog.records if r.name.startswith("energy_model")]
 
-    def failing(fig: Figure, folder: Path, name: str) -> list[Path]:
-        if name == "renewable_share":
-            raise OSError("disk full")
-        return original(fig, folder, name)
+    names = catalog.scenario_figure_names()
+    builders = figures.scenario_figure_builders(scenario_results.load_scenario_results(parallel))
+    worker_first = parallel / "figures" / f"{names[-1]}.svg"  # workers take from the back
 
-    monkeypatch.setattr(report, "write_figure", failing)
-    with pytest.raises(OSError, match="disk full"):
-        report.render_scenario_figures(bundle, workers=2)
+    def render_here(name: str) -> list[Path]:
+        _wait_for(worker_first)
+        return rendering.render_figure(parallel / "figures", name, builders[name])
+
+    (parallel / "figures").mkdir()
+    caplog.clear()
+    done = rendering.render_with_workers(
+        names, render_here, functools.partial(rendering.render_scenario_job, parallel), workers=2
+    )
+    parallel_log = [r.getMessage() for r in caplog.records if r.name.startswith("energy_model")]
+    assert [p.relative_to(parallel) for n in names for p in done[n]] == [p.relative_to(serial) for p in written]
+    for path in written:
+        assert (parallel / path.relative_to(serial)).read_bytes() == path.read_bytes(), path.name
+    assert parallel_log == serial_log[:-1]  # the serial log ends with the count of files
     assert multiprocessing.active_children() == []
 
 
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="helpers are forked on Linux only")
-def test_figures_of_a_helper_that_dies_are_rendered_by_the_caller(
+def test_an_error_while_saving_in_a_worker_is_raised(tmp_path: Path) -> None:
+    names = ["a", "b", "c"]
+
+    def render_here(name: str) -> list[Path]:
+        _wait_for(tmp_path / "taken")  # the worker has taken a figure
+        return rendering.render_figure(tmp_path, name, _small_figure)
+
+    with pytest.raises(FileExistsError, match="taken"):
+        rendering.render_with_workers(
+            names, render_here, functools.partial(_save_into_a_file, tmp_path), workers=2
+        )
+    assert multiprocessing.active_children() == []
+
+
+def test_figures_of_a_worker_that_dies_are_rendered_by_the_caller(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    parent = os.getpid()
-
-    def build() -> Figure:
-        if os.getpid() != parent:
-            os._exit(1)  # the helper dies at its first figure without a word
-        time.sleep(0.2)  # the caller is slow enough for the helper to take a figure
-        fig = report._new_figure(2.0, 2.0)
-        fig.subplots().plot([0, 1], [0, 1])
-        return fig
-
     names = ["a", "b", "c"]
-    written = report.render_figures(tmp_path, dict.fromkeys(names, build), names, workers=2)
-    assert [p.name for p in written] == [f"{n}.{fmt}" for n in names for fmt in report.FORMATS]
-    assert "not delivered by a helper process; rendered here" in caplog.text
+
+    def render_here(name: str) -> list[Path]:
+        _wait_for(tmp_path / "taken")  # the worker has taken a figure
+        return rendering.render_figure(tmp_path, name, _small_figure)
+
+    done = rendering.render_with_workers(
+        names, render_here, functools.partial(_die_at_first_figure, tmp_path), workers=2
+    )
+    written = [path for name in names for path in done[name]]
+    assert [p.name for p in written] == [f"{n}.{fmt}" for n in names for fmt in rendering.FORMATS]
+    assert "figures ['c'] were not delivered by a worker process (it died); rendered here" in caplog.text
     assert multiprocessing.active_children() == []
+
+
+# --- no process-wide side effects -----------------------------------------------------------------
+
+
+def _rc_params() -> dict[str, object]:
+    """matplotlib's settings, read without resolving the backend (reading it can switch it)."""
+    return {key: dict.__getitem__(matplotlib.rcParams, key) for key in matplotlib.rcParams}
+
+
+def test_rendering_leaves_matplotlib_settings_unchanged(bundle: Path) -> None:
+    before = _rc_params()
+    assert rendering.render_scenario_figures(bundle, workers=1)
+    figures.plot_price_duration(scenario_results.load_network_file(bundle / "network.nc"), pd.Index(["zjk_ac"]))
+    assert _rc_params() == before
+    with style.report_theme():  # and the theme does apply while rendering
+        assert matplotlib.rcParams["svg.hashsalt"] == "energy_model"
+    assert _rc_params() == before
+
+
+@pytest.mark.parametrize(
+    ("module", "unwanted"),
+    [
+        ("energy_model.site", ("matplotlib", "seaborn", "pypsa")),
+        ("energy_model.report.catalog", ("matplotlib", "seaborn", "pypsa", "pandas")),
+        ("energy_model.report.loading", ("matplotlib", "seaborn", "pypsa")),
+        ("energy_model.report.quantities", ("matplotlib", "seaborn", "pypsa")),
+    ],
+)
+def test_light_modules_import_no_plotting_or_modelling_stack(module: str, unwanted: tuple[str, ...]) -> None:
+    code = f"import {module}, sys; print(sorted(m for m in {unwanted!r} if m in sys.modules))"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]", result.stdout
+
+
+def test_importing_the_report_changes_no_matplotlib_setting() -> None:
+    code = (
+        "import matplotlib, sys\n"
+        "read = lambda: {k: dict.__getitem__(matplotlib.rcParams, k) for k in matplotlib.rcParams}\n"
+        "before = read()\n"
+        "import energy_model.report.rendering\n"
+        "sys.exit(0 if read() == before else 1)\n"
+    )
+    assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0

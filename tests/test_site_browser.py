@@ -20,6 +20,7 @@ import http.server
 import os
 import shutil
 import threading
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -28,7 +29,8 @@ from urllib.parse import urldefrag, urljoin, urlsplit
 
 import pytest
 
-from energy_model import report, site
+from energy_model import site
+from energy_model.report import catalog, rendering
 
 pytestmark = pytest.mark.browser
 
@@ -77,7 +79,7 @@ def served_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     root = base / "results"
     toy = root / "toy-2022"
     shutil.copytree(TOY, toy, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
-    report.render_scenario_figures(toy)
+    rendering.render_scenario_figures(toy)
     site.write_scenario_page(toy)
     other = root / "toy-copy"
     shutil.copytree(toy, other)
@@ -87,11 +89,11 @@ def served_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     )
     site.write_scenario_page(other)
     shutil.copytree(toy, root / ".toy-running.tmp")  # must not be listed
-    report.render_comparison(root, site.list_scenario_dirs(root))
+    rendering.render_comparison(root, site.list_scenario_dirs(root))
     site.write_site_index(root)
 
     class QuietHandler(http.server.SimpleHTTPRequestHandler):
-        def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+        def log_message(self, format: str, *args: object) -> None:
             pass
 
     handler = functools.partial(QuietHandler, directory=str(base))
@@ -133,7 +135,7 @@ def browser() -> Iterator[object]:
 def _status(url: str) -> int:
     """HTTP status of a GET request to the local server."""
     try:
-        with urllib.request.urlopen(url, timeout=30) as response:  # noqa: S310 - local server
+        with urllib.request.urlopen(url, timeout=30) as response:
             response.read()  # whole body: the server never writes into a closed socket
             return int(response.status)
     except urllib.error.HTTPError as err:
@@ -154,7 +156,11 @@ def test_site_loads_with_images_links_and_no_console_errors(browser: object, ser
         visited.add(url)
         assert _status(url) == 200, url
         driver.get(url)
-        assert driver.execute_script("return document.readyState") == "complete"
+        # a loaded machine may still be decoding images when get() returns: wait (bounded)
+        deadline = time.monotonic() + 10.0
+        while driver.execute_script("return document.readyState") != "complete":
+            assert time.monotonic() < deadline, f"{url}: page did not finish loading in 10 s"
+            time.sleep(0.05)
         title = driver.title
         assert title == "Zhangjiakou energy scenarios" or title.startswith("Scenario "), (url, title)
 
@@ -187,6 +193,6 @@ def test_site_loads_with_images_links_and_no_console_errors(browser: object, ser
 
     pages = {u.removeprefix(prefix) for u in visited}
     assert pages == {"index.html", "toy-2022/index.html", "toy-copy/index.html"}
-    n_figures = len(report.SCENARIO_FIGURES)
-    assert images_seen == 2 * n_figures + len(report.COMPARISON_FIGURES)
+    n_figures = len(catalog.SCENARIO_FIGURES)
+    assert images_seen == 2 * n_figures + len(catalog.COMPARISON_FIGURES)
     assert any(u.endswith("toy-2022/network.nc") for u in checked)
