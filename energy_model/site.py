@@ -9,7 +9,6 @@ published on any web server or opened from disk as it is.
 
 from __future__ import annotations
 
-import json
 import logging
 from html import escape
 from pathlib import Path
@@ -17,6 +16,7 @@ from typing import Any
 
 import pandas as pd
 
+from energy_model.records import RunRecord, RunRecordError, read_run_record
 from energy_model.report.catalog import COMPARISON_FIGURES, SCENARIO_FIGURES, FigureSpec
 from energy_model.report.loading import load_metrics, load_scenario_yaml, load_verdicts, scenario_name
 from energy_model.report.quantities import ELECTRICITY_GROUP, headline_share, metric_values, share_table
@@ -68,23 +68,17 @@ figcaption { font-size: .92rem; color: #333; max-width: 60rem; }
 # ---------------------------------------------------------------------------------------------
 
 
-def load_run(result_dir: Path) -> dict[str, Any] | None:
-    """``run.json`` of a finished scenario, or ``None`` when missing, half-written or not ``ok``.
+def load_run(result_dir: Path) -> RunRecord | None:
+    """The run record of a finished scenario, or ``None`` when missing, half-written or invalid.
 
-    Same rule as :func:`energy_model.results.is_complete`: a JSON object with ``status == "ok"``.
+    Same rule as :func:`energy_model.results.is_complete`: ``run.json`` parses as a
+    :class:`~energy_model.records.RunRecord` (whose status is then ``ok``).
     """
-    path = Path(result_dir) / "run.json"
-    if not path.is_file():
-        return None
     try:
-        run = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        logger.info("%s: run.json is not valid JSON; folder ignored", result_dir)
+        return read_run_record(Path(result_dir))
+    except RunRecordError as err:
+        logger.info("%s; folder ignored", err)
         return None
-    if not isinstance(run, dict) or run.get("status") != "ok":
-        logger.info("%s: run.json has no status 'ok'; folder ignored", result_dir)
-        return None
-    return run
 
 
 def list_scenario_dirs(results_root: Path) -> list[Path]:
@@ -149,10 +143,20 @@ def _fmt(value: Any, digits: int = 1) -> str:
 
 
 def _status_cell(status: Any) -> str:
-    """PASS / FAIL with a class for colour (text stays readable in black and white)."""
+    """PASS / FAIL (CALIBRATED / OFF for calibration years) with a class for colour (text stays
+    readable in black and white)."""
     text = str(status).upper()
-    css = "pass" if text == "PASS" else "fail" if text == "FAIL" else ""
+    css = "pass" if text in ("PASS", "CALIBRATED") else "fail" if text in ("FAIL", "OFF") else ""
     return f'<span class="{css}">{escape(text)}</span>' if css else escape(text)
+
+
+def _robust_cell(status: Any, detail: Any) -> str:
+    """The verdict across the defensible accounting rules, with the rules that disagree."""
+    text = "" if status is None or (isinstance(status, float) and pd.isna(status)) else str(status)
+    extra = "" if detail is None or (isinstance(detail, float) and pd.isna(detail)) else str(detail)
+    if not text:
+        return "–"
+    return escape(text) + (f'<br><span class="muted">{escape(extra)}</span>' if extra else "")
 
 
 def _verdict_rows(verdicts: pd.DataFrame, with_scenario: bool, link_prefix: str = "") -> list[list[str]]:
@@ -175,6 +179,7 @@ def _verdict_rows(verdicts: pd.DataFrame, with_scenario: bool, link_prefix: str 
             _fmt(float(v.get("achieved_share", float("nan"))) * 100),
             _fmt(v.get("margin_pp", float("nan"))),
             _status_cell(v.get("status", "")),
+            _robust_cell(v.get("robust_status", ""), v.get("robust_detail", "")),
         ]
         rows.append(row)
     return rows
@@ -188,6 +193,7 @@ VERDICT_HEADER = [
     "Achieved share [%]",
     "Margin [pp]",
     "Verdict",
+    "Across accounting rules",
 ]
 
 
@@ -273,7 +279,7 @@ def _key_figures(metrics: pd.DataFrame, scenario: dict[str, Any]) -> list[list[s
 # ---------------------------------------------------------------------------------------------
 
 
-def _facts_rows(scenario: dict[str, Any], run: dict[str, Any]) -> list[list[str]]:
+def _facts_rows(scenario: dict[str, Any], run: RunRecord | None) -> list[list[str]]:
     """Rows (item, value) of the facts table of a scenario page: year, network, region, solver."""
     facts = [
         ["Year", escape(str(scenario.get("year", "–")))],
@@ -281,11 +287,11 @@ def _facts_rows(scenario: dict[str, Any], run: dict[str, Any]) -> list[list[str]
         ["Accounting region", escape(str((scenario.get("accounting") or {}).get("region", "–")))],
         [
             "Solver status",
-            escape(f"{run.get('status', '–')} ({run.get('condition', '')})".replace(" ()", "")),
+            escape(f"{run.status} ({run.condition})" if run is not None else "–"),
         ],
     ]
-    if "objective" in run:
-        facts.append(["Objective [CNY/yr]", _fmt(run["objective"], 0)])
+    if run is not None:
+        facts.append(["Objective [CNY/yr]", _fmt(run.objective, 0)])
     time = scenario.get("time") or {}
     if time:
         facts.append(["Time resolution", escape(", ".join(f"{k}={v}" for k, v in time.items()))])
@@ -332,7 +338,7 @@ def write_scenario_page(result_dir: Path) -> Path:
     result_dir = Path(result_dir)
     scenario = load_scenario_yaml(result_dir)
     name = scenario_name(result_dir, scenario)
-    run = load_run(result_dir) or {}
+    run = load_run(result_dir)
     metrics = load_metrics(result_dir / "metrics.csv")
     verdicts = load_verdicts(result_dir, run)
 
@@ -388,7 +394,7 @@ SCENARIO_LIST_HEADER = [
 def _scenario_list_row(folder: Path, has_page: bool) -> tuple[list[str], pd.DataFrame]:
     """A scenario's row of the index's scenario list, and its verdicts."""
     scenario = load_scenario_yaml(folder)
-    run = load_run(folder) or {}
+    run = load_run(folder)
     verdicts = load_verdicts(folder, run)
     metrics = load_metrics(folder / "metrics.csv")
     share = headline_share(metrics, scenario.get("accounting"))
@@ -400,7 +406,7 @@ def _scenario_list_row(folder: Path, has_page: bool) -> tuple[list[str], pd.Data
         else escape(folder.name),
         escape(_shorten(str(scenario.get("description", "")))),
         escape(str(scenario.get("year", ""))),
-        escape(str(run.get("status", ""))),
+        escape(run.status if run is not None else ""),
         _fmt(share["headline"] * 100) if share is not None else "–",
         f"{_fmt(share['low'] * 100)}–{_fmt(share['high'] * 100)}" if share is not None else "–",
         _fmt(cost["value"].sum(), 3) if not cost.empty else "–",

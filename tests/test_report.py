@@ -320,8 +320,8 @@ def test_plot_renewable_share(metrics: pd.DataFrame) -> None:
     ]
     headline = ax.collections[1].get_offsets()[:, 1]
     shares = metrics[metrics.metric.str.startswith("renewable_share")].set_index("variant").value
-    assert headline[0] == pytest.approx(shares["coal_equivalent|pro_rata"])  # metrics are in %
-    assert headline[2] == pytest.approx(shares["pro_rata"])
+    assert headline[0] == pytest.approx(shares["coal_equivalent|annual_mix"])  # metrics are in %
+    assert headline[2] == pytest.approx(shares["annual_mix"])
     target_lines = [line.get_ydata()[0] for line in ax.get_lines()]
     assert sorted(target_lines) == pytest.approx([30.0, 95.0])
     legend = [t.get_text() for t in fig.legends[0].get_texts()]
@@ -333,11 +333,11 @@ def test_share_table_bounds(metrics: pd.DataFrame) -> None:
     rows = metrics[metrics.metric == "renewable_share"].set_index("variant").value / 100
     assert table.loc["coal_equivalent", "low"] == pytest.approx(rows["coal_equivalent|export_first"])
     assert table.loc["coal_equivalent", "high"] == pytest.approx(rows["coal_equivalent|local_first"])
-    assert table.loc["calorific", "headline"] == pytest.approx(rows["calorific|pro_rata"])
+    assert table.loc["calorific", "headline"] == pytest.approx(rows["calorific|annual_mix"])
     local_first = quantities.share_table(metrics, headline="local_first")
     assert local_first.loc["calorific", "headline"] == pytest.approx(rows["calorific|local_first"])
     elec = metrics[metrics.metric == "renewable_share_electricity"].set_index("variant").value / 100
-    assert table.loc["electricity", "headline"] == pytest.approx(elec["pro_rata"])
+    assert table.loc["electricity", "headline"] == pytest.approx(elec["annual_mix"])
 
 
 def test_plot_price_duration(network: pypsa.Network) -> None:

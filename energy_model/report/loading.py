@@ -14,6 +14,7 @@ from typing import Any
 import pandas as pd
 import yaml
 
+from energy_model.records import RunRecord
 from energy_model.tables import METRIC_COLUMNS
 
 logger = logging.getLogger(__name__)
@@ -39,8 +40,8 @@ def load_metrics(path: Path) -> pd.DataFrame:
     return table
 
 
-def load_verdicts(result_dir: Path, run: dict[str, Any]) -> pd.DataFrame:
-    """Verdict table of a scenario from ``verdict.csv``, else from ``run.json['verdicts']``."""
+def load_verdicts(result_dir: Path, run: RunRecord | None) -> pd.DataFrame:
+    """Verdict table of a scenario from ``verdict.csv``, else from the run record's verdicts."""
     path = result_dir / "verdict.csv"
     table = pd.DataFrame()
     if path.is_file():
@@ -48,8 +49,8 @@ def load_verdicts(result_dir: Path, run: dict[str, Any]) -> pd.DataFrame:
             table = pd.read_csv(path)
         except pd.errors.EmptyDataError:
             logger.info("%s is empty", path)
-    elif run.get("verdicts"):
-        table = pd.DataFrame(run["verdicts"])
+    elif run is not None and run.verdicts:
+        table = pd.DataFrame([verdict.model_dump() for verdict in run.verdicts])
     if table.empty:
         return pd.DataFrame(columns=VERDICT_COLUMNS)
     if "scenario" not in table.columns:

@@ -492,7 +492,11 @@ def _helpers_pay_off(results: ScenarioResults, network: pypsa.Network | None) ->
     """
     if network is None and results.network_path is None:
         return False
-    snapshots = len(network.snapshots) if network is not None else results.run.get("snapshots")
+    snapshots = (
+        len(network.snapshots)
+        if network is not None
+        else (results.run.snapshots if results.run is not None else None)
+    )
     return not isinstance(snapshots, int) or snapshots >= PARALLEL_MIN_SNAPSHOTS
 
 

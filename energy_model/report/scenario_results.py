@@ -6,7 +6,7 @@ and reads the solved network from ``network.nc`` the first time it is used.
 
 from __future__ import annotations
 
-import json
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from energy_model.records import RunRecord, RunRecordError, read_run_record
 from energy_model.report.loading import (
     load_metrics,
     load_scenario_yaml,
@@ -30,6 +31,8 @@ if TYPE_CHECKING:
 DEFAULT_REGION: str = AccountingConfig.model_fields["region"].default
 
 
+logger = logging.getLogger(__name__)
+
 @dataclass
 class ScenarioResults:
     """What a result folder holds, loaded once for all figures of a scenario."""
@@ -37,7 +40,7 @@ class ScenarioResults:
     name: str
     result_dir: Path
     metrics: pd.DataFrame
-    run: dict[str, Any] = field(default_factory=dict)
+    run: RunRecord | None = None
     scenario: dict[str, Any] = field(default_factory=dict)
     verdicts: pd.DataFrame = field(default_factory=pd.DataFrame)
     network_path: Path | None = None
@@ -78,9 +81,11 @@ def load_scenario_results(result_dir: Path) -> ScenarioResults:
     The solved network is read only when first used (:attr:`ScenarioResults.network`).
     """
     result_dir = Path(result_dir)
-    run: dict[str, Any] = {}
-    if (result_dir / "run.json").is_file():
-        run = json.loads((result_dir / "run.json").read_text(encoding="utf-8"))
+    try:
+        run: RunRecord | None = read_run_record(result_dir)
+    except RunRecordError as err:
+        logger.info("%s", err)
+        run = None
     scenario = load_scenario_yaml(result_dir)
     network_path = result_dir / "network.nc"
     return ScenarioResults(

@@ -180,7 +180,7 @@ def compute_toy_metrics(n: pypsa.Network, objective: float) -> pd.DataFrame:
 
     # Toy renewable shares, in the layout of energy_model.accounting: renewable electricity used
     # locally / local electricity demand (``renewable_share_electricity``, variant = attribution
-    # rule: pro rata, local first, export first), and a stand-in "final energy" share
+    # rule: annual mix, local first, export first), and a stand-in "final energy" share
     # (``renewable_share``, variant ``<valuation>|<rule>``) = electricity share x 0.7
     # (coal-equivalent) or x 0.4 (calorific). Invented factors: the toy has no final-energy data.
     weights = n.snapshot_weightings.generators
@@ -193,7 +193,7 @@ def compute_toy_metrics(n: pypsa.Network, objective: float) -> pd.DataFrame:
         n.loads_t.p["zjk_elec"].mul(weights).sum() + n.links_t.p0["zjk_heat_pump"].mul(weights).sum()
     )
     rules = {
-        "pro_rata": min(re_gen * (1 - exported / local_gen), demand),
+        "annual_mix": min(re_gen * (1 - exported / local_gen), demand),
         "local_first": min(re_gen, demand),
         "export_first": min(max(re_gen - exported, 0.0), demand),
     }
@@ -226,9 +226,9 @@ def write_toy(folder: Path = HERE) -> None:
     verdicts = []
     for name, indicator, target in targets:
         metric, variant = (
-            ("renewable_share", "coal_equivalent|pro_rata")
+            ("renewable_share", "coal_equivalent|annual_mix")
             if indicator == "final_energy"
-            else ("renewable_share_electricity", "pro_rata")
+            else ("renewable_share_electricity", "annual_mix")
         )
         hit = metrics[(metrics.metric == metric) & (metrics.variant == variant)]
         achieved = float(hit.value.iloc[0]) / 100
