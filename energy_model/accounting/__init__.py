@@ -7,16 +7,15 @@ Reads a solved (or a built but unsolved) ``pypsa.Network``, the scenario's ``acc
 
 One definition serves both uses. :func:`compute_annual_balance` collects the annual energy terms
 either from a solved network (numbers) or from the linopy variables of ``n.model`` (linear
-expressions), and :func:`compute_share_terms` turns a balance into the numerator and denominator
-of the share with plain arithmetic that works on both. The reported ``nea_annual`` share and the
-enforced constraint therefore come from the same code path.
+expressions); :func:`compute_mix_pool` and :func:`compute_share_terms` turn a balance into the
+pool of an annual mix rule and the numerator and denominator of the share with plain arithmetic
+that works on both. The reported share and the enforced constraint therefore come from the same
+code path.
 
-Attribution rules for renewable electricity (hourly, see docs/accounting.md for the proofs)::
-
-    nea_annual  <=  export_first  <=  pro_rata  <=  local_first
-
-``nea_annual`` is linear in the dispatch and is the rule a target is enforced with; the three
-hourly rules are reported beside it.
+Attribution rules for renewable electricity (docs/accounting.md §3): ``annual_mix`` (headline:
+the year's local generation mix), ``green_contract`` (green deliveries deducted first), both
+enforceable; ``hourly_mix`` and the bounds ``export_first <= hourly_mix <= local_first``,
+reported.
 """
 
 from energy_model.accounting.attribution import (
