@@ -459,8 +459,13 @@ def test_calibration_target_cannot_be_enforced() -> None:
 
 
 @pytest.mark.slow
-def test_baseline_2018_reproduces_plan_share() -> None:
-    """Calibration: the 2018 baseline gives 23 % +- 2 pp (coal-equivalent, annual mix)."""
+def test_baseline_2018_calibration_status() -> None:
+    """The 2018 calibration year against the reported 23 % (golden values, measured full year).
+
+    Headline (coal-equivalent, annual mix) 20.05 %: OFF, 2.95 pp below; hourly mix 21.96 %:
+    within the +-2 pp band. The biomass row of data/final_energy.csv was tuned to the former
+    pro-rata (hourly) headline; it is to be replaced by data, not re-tuned (docs/accounting.md).
+    """
     from energy_model.network import apply_scenario, load_network
     from energy_model.scenario import load_scenario, resolve_project_path
 
@@ -473,7 +478,12 @@ def test_baseline_2018_reproduces_plan_share() -> None:
     solve_scenario(n, sc, ROOT)
     metrics = acc.compute_share_metrics(n, sc, ROOT, None)
     share = pick(metrics, "renewable_share", variant="coal_equivalent|annual_mix").iloc[0]
-    assert 21.0 <= share <= 25.0
+    assert share == pytest.approx(20.05, abs=0.1)
+    hourly = pick(metrics, "renewable_share", variant="coal_equivalent|hourly_mix").iloc[0]
+    assert hourly == pytest.approx(21.96, abs=0.1)
+    verdict = acc.compute_verdicts(metrics, sc).iloc[0]
+    assert (verdict["kind"], verdict["status"]) == ("calibration", "OFF")
+    assert verdict["robust_status"] == "DEPENDS ON ACCOUNTING"
 
 
 def test_enforcement_changes(tables_root: Path) -> None:
