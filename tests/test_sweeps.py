@@ -231,6 +231,7 @@ def test_store_hides_half_written_files(tmp_path):
 # LocalCluster
 
 
+@pytest.mark.slow  # shares the 8-sample LocalCluster run (~1-2 min on 2 cores)
 def test_local_cluster_sweep_records_every_sample(local_run):
     out, seconds = local_run
     design = store.read_design(out)
@@ -252,6 +253,7 @@ def test_local_cluster_sweep_records_every_sample(local_run):
     print(f"LocalCluster sweep of 8 samples: {seconds:.1f} s")
 
 
+@pytest.mark.slow  # shares the 8-sample LocalCluster run (~1-2 min on 2 cores)
 def test_shares_of_every_rule_and_the_sampled_inputs_reach_the_record(local_run):
     out, _ = local_run
     records = store.read_records(out)
@@ -268,6 +270,7 @@ def test_shares_of_every_rule_and_the_sampled_inputs_reach_the_record(local_run)
     assert np.allclose(margin, ok["margin.toy_goal"])
 
 
+@pytest.mark.slow  # shares the 8-sample LocalCluster run (~1-2 min on 2 cores)
 def test_resume_solves_nothing_finished(local_run, toy_sweep):
     out, _ = local_run
     before = {p.name: p.stat().st_mtime_ns for p in (out / "samples").iterdir()}
