@@ -257,10 +257,23 @@ class Scenario(StrictModel):
         return self.accounting.enforce_attribution or self.accounting.attribution
 
 
-def _format_validation_error(error: ValidationError) -> tuple[str, str]:
-    """Return ``(dotted key, message)`` of the first pydantic error."""
-    first = error.errors()[0]
-    key = ".".join(str(part) for part in first["loc"]) or "<root>"
+def format_validation_error(
+    error: ValidationError,
+    *,
+    hidden_parts: frozenset[str] = frozenset(),
+    unknown_key_first: bool = False,
+) -> tuple[str, str]:
+    """Return ``(dotted key, message)`` of the first pydantic error.
+
+    ``hidden_parts`` are left out of the key (e.g. the tags of a tagged union). With
+    ``unknown_key_first`` an unknown key is reported before any other error: a misspelt key
+    also makes the correctly spelt one "missing", and the misspelling is the cause.
+    """
+    errors = error.errors()
+    first = errors[0]
+    if unknown_key_first:
+        first = next((e for e in errors if e["type"] == "extra_forbidden"), first)
+    key = ".".join(str(p) for p in first["loc"] if str(p) not in hidden_parts) or "<root>"
     kind = first["type"]
     if kind == "extra_forbidden":
         message = "unknown key"
@@ -314,7 +327,7 @@ def load_scenario(path: str | Path) -> Scenario:
     try:
         scenario = Scenario.model_validate(raw)
     except ValidationError as err:
-        key, message = _format_validation_error(err)
+        key, message = format_validation_error(err)
         raise ScenarioError(message, file=path, key=key) from err
     if scenario.name != path.stem:
         msg = f"name '{scenario.name}' must equal the file stem '{path.stem}'"

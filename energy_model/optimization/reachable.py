@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import xarray as xr
 
-from energy_model.accounting import compute_model_share_terms, find_target
+from energy_model.accounting import MixPool, compute_model_share_terms, find_target
 from energy_model.exceptions import InfeasibleError
 from energy_model.optimization.compat import detach_solver_model
 from energy_model.optimization.constraints import as_linear
@@ -82,15 +82,32 @@ def compute_max_mix_ratio(
     Step 1 of :func:`compute_max_reachable_share` (same arguments; a copy is optimised).
     """
     target = find_target(sc, target)
+    *_, ratio = _max_mix(
+        n, sc, target, project_root, extra_functionality, f"max_mix_{target.name}", max_iter, tol
+    )
+    return ratio
+
+
+def _max_mix(
+    n: pypsa.Network,
+    sc: Scenario,
+    target: Target,
+    project_root: str | Path,
+    extra_functionality: ConstraintAdder | None,
+    prefix: str,
+    max_iter: int,
+    tol: float,
+) -> tuple[pypsa.Network, Any, dict[str, Any], MixPool, float]:
+    """Optimise a copy of ``n`` for its largest mix ratio; return copy, model, options, pool, ratio."""
     detach_solver_model(n)  # n.copy() refuses a network with a live solver model
     work = n.copy()
     m = build_model(work, extra_functionality, limits_as_bounds=False)
     options = auxiliary_solver_options(sc.solver.options, _crossover(sc))
     _, pool = compute_model_share_terms(
-        work, sc, target, project_root, prefix=f"max_mix_{target.name}",
-        rule=sc.enforced_attribution, mix_ratio=0.0,
+        work, sc, target, project_root, prefix=prefix, rule=sc.enforced_attribution, mix_ratio=0.0
     )
-    return _dinkelbach(m, pool.renewable, pool.total, options, "mix ratio", max_iter=max_iter, tol=tol)
+    ratio = _dinkelbach(m, pool.renewable, pool.total, options, "mix ratio", max_iter=max_iter, tol=tol)
+    return work, m, options, pool, ratio
 
 
 def _crossover(sc: Scenario) -> dict[str, Any]:
@@ -158,15 +175,10 @@ def compute_max_reachable_share(
         The network is infeasible even without the target.
     """
     target = find_target(sc, target)
-    detach_solver_model(n)  # n.copy() refuses a network with a live solver model
-    work = n.copy()
-    m = build_model(work, extra_functionality, limits_as_bounds=False)
     name = f"max_share_{target.name}"
-    options = auxiliary_solver_options(sc.solver.options, _crossover(sc))
-    _, pool = compute_model_share_terms(
-        work, sc, target, project_root, prefix=name, rule=sc.enforced_attribution, mix_ratio=0.0
+    work, m, options, pool, ratio = _max_mix(
+        n, sc, target, project_root, extra_functionality, name, max_iter, tol
     )
-    ratio = _dinkelbach(m, pool.renewable, pool.total, options, "mix ratio", max_iter=max_iter, tol=tol)
     if target.indicator == "electricity":
         return ratio
     m.add_constraints(as_linear(m, pool.renewable - ratio * pool.total) >= 0, name=f"{name}_mix")

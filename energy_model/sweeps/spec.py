@@ -24,6 +24,7 @@ from energy_model.scenario import (
     Scenario,
     StrictModel,
     TimeResolution,
+    format_validation_error,
     load_scenario,
     resolve_project_path,
 )
@@ -273,28 +274,11 @@ def project_root_of(sweep_path: str | Path) -> Path:
     return Path(sweep_path).resolve().parent.parent
 
 
-def _format_validation_error(error: ValidationError) -> tuple[str, str]:
-    """``(dotted key, message)`` of the first pydantic error (tagged-union tags left out).
-
-    An unknown key is reported before anything else: a misspelt key also makes the correctly
-    spelt one "missing", and the misspelling is the cause.
-    """
-    errors = error.errors()
-    first = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
-    parts = [str(p) for p in first["loc"]]
-    tags = {"uniform", "triangular", "truncated_normal", "choice", "override", "export_contract",
-            "final_energy_row", "scenario_key", "capacity_factor", "heating_electrification"}
-    key = ".".join(p for p in parts if p not in tags) or "<root>"
-    kind = first["type"]
-    if kind == "extra_forbidden":
-        message = "unknown key"
-    elif kind == "missing":
-        message = "required key is missing"
-    else:
-        message = first["msg"]
-        if "input" in first and not isinstance(first["input"], dict | list):
-            message += f" (got {first['input']!r})"
-    return key, message
+#: Tags of the tagged unions of the sweep schema: left out of the key of an error message.
+_UNION_TAGS = frozenset({
+    "uniform", "triangular", "truncated_normal", "choice", "override", "export_contract",
+    "final_energy_row", "scenario_key", "capacity_factor", "heating_electrification",
+})
 
 
 def load_sweep(path: str | Path) -> tuple[Sweep, Scenario]:
@@ -333,7 +317,9 @@ def load_sweep(path: str | Path) -> tuple[Sweep, Scenario]:
     try:
         sweep = Sweep.model_validate(raw)
     except ValidationError as err:
-        key, message = _format_validation_error(err)
+        key, message = format_validation_error(
+            err, hidden_parts=_UNION_TAGS, unknown_key_first=True
+        )
         raise SweepError(message, file=path, key=key) from err
     if sweep.name != path.stem:
         msg = f"name '{sweep.name}' must equal the file stem '{path.stem}'"
