@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from energy_model.exceptions import PhysicsCheckError
+from energy_model.exceptions import InfeasibleError, PhysicsCheckError
 
 if TYPE_CHECKING:
     import pypsa
@@ -324,6 +324,79 @@ def check_solution(n: pypsa.Network, sc: Scenario | None = None) -> None:
     logger.info("physical checks passed: balance, capacities, storage levels")
 
 
+def _can_inject(n: pypsa.Network) -> set[str]:
+    """Buses where at least one active component could ever inject power.
+
+    Generators and storage with capacity (or extendable) and a positive per-unit maximum in
+    some snapshot; lines and transformers at either end; links at any output port ``busN`` with
+    a positive efficiency, and at ``bus0`` when they can run backwards (``p_min_pu < 0``).
+    """
+    sns = n.snapshots
+    able: set[str] = set()
+    for component, nominal, extendable, pu in (
+        ("Generator", "p_nom", "p_nom_extendable", "p_max_pu"),
+        ("StorageUnit", "p_nom", "p_nom_extendable", "p_max_pu"),
+        ("Store", "e_nom", "e_nom_extendable", None),
+    ):
+        static = n.components[component].static
+        names = _active(n, component)
+        if names.empty:
+            continue
+        sized = (static.loc[names, nominal].astype(float) > 0) | static.loc[names, extendable].astype(bool)
+        if pu is not None:
+            sized &= (n.get_switchable_as_dense(component, pu, sns)[names] > 0).any()
+        able |= set(static.loc[names[sized.to_numpy()], "bus"].astype(str))
+    for component in ("Line", "Transformer"):
+        static = n.components[component].static.loc[_active(n, component)]
+        able |= set(static["bus0"].astype(str)) | set(static["bus1"].astype(str))
+    links = n.links.loc[_active(n, "Link")]
+    if not links.empty:
+        sized = (links["p_nom"].astype(float) > 0) | links["p_nom_extendable"].astype(bool)
+        backwards = (n.get_switchable_as_dense("Link", "p_min_pu", sns)[links.index] < 0).any()
+        able |= set(links.loc[(sized & backwards).to_numpy(), "bus0"].astype(str))
+        for column in (c for c in links.columns if c.startswith("bus") and c[3:].isdigit()):
+            if column == "bus0":
+                continue
+            port = column[3:]
+            key = "efficiency" if port == "1" else f"efficiency{port}"
+            if key not in links.columns:
+                continue
+            efficiency = n.get_switchable_as_dense("Link", key, sns)[links.index]
+            forward = sized & (efficiency > 0).any()
+            able |= set(links.loc[forward.to_numpy(), column].astype(str))
+    return able - {""}
+
+
+def check_supply(n: pypsa.Network, scenario: str = "") -> None:
+    """Every bus with demand has something that could ever supply it (before any solve).
+
+    A bus whose loads withdraw power in some snapshot (:math:`p_{set} > 0`) while no active
+    component could inject there (:func:`_can_inject`) makes the LP infeasible; PyPSA even
+    refuses to build it ("Empty LHS with non-zero RHS").
+
+    Raises
+    ------
+    InfeasibleError
+        Naming the first such bus and its peak demand [MW].
+    """
+    loads = n.loads.loc[_active(n, "Load")]
+    if loads.empty:
+        return
+    demand = n.get_switchable_as_dense("Load", "p_set", n.snapshots)[loads.index]
+    demand = demand * loads["sign"].astype(float).abs().to_numpy()
+    peak = demand.max().groupby(loads["bus"].astype(str).to_numpy()).max()
+    able = _can_inject(n)
+    for bus, value in peak.items():
+        if value > 0 and bus not in able:
+            prefix = f"scenario '{scenario}': " if scenario else ""
+            msg = (
+                f"{prefix}bus '{bus}' has a demand of up to {value:.6g} MW but nothing could ever "
+                "supply it (no generator, storage, line or incoming link with capacity there); "
+                "no result was written"
+            )
+            raise InfeasibleError(msg, status="warning", condition="infeasible")
+
+
 def check_shares(metrics: pd.DataFrame, sc: Scenario | None = None) -> None:
     """Shares in a metrics table lie in [0, 100] % and enforced targets hold.
 
@@ -384,5 +457,6 @@ __all__ = [
     "check_shares",
     "check_solution",
     "check_storage_levels",
+    "check_supply",
     "compute_bus_balance",
 ]

@@ -1,21 +1,14 @@
 """Network stage: load a PyPSA CSV folder strictly and apply a scenario to it.
 
-Reads ``networks/<folder>/*.csv`` (PyPSA's own CSV format); writes nothing.
-
-PyPSA's importer is lenient: a misspelled column (``p_nom_extendible``) is kept as a custom
-attribute, undefined carriers only warn, NaN cells fall back to defaults. ``load_network`` first
-checks every file itself, so that each mistake becomes a one-line
-:class:`~energy_model.exceptions.NetworkValidationError` naming file, row and column, then
-imports with PyPSA and runs ``n.consistency_check(strict=["all"])``.
+Reads ``networks/<folder>/*.csv`` (PyPSA's own CSV format); writes nothing. The strict reading
+of the folder lives in :mod:`energy_model.network_files` (:func:`load_network` is re-exported
+here); this module holds the geography of a loaded network (local buses, border flows) and the
+application of a scenario (overrides, snapshot window, time resolution).
 """
 
 from __future__ import annotations
 
-import csv
-import functools
 import logging
-import re
-import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -23,7 +16,18 @@ import numpy as np
 import pandas as pd
 import pypsa
 
-from energy_model.exceptions import NetworkValidationError, ScenarioError
+from energy_model.exceptions import ScenarioError
+from energy_model.network_files import (
+    BUS_COLUMNS,
+    MULTI_PORT,
+    NON_NEGATIVE,
+    PU_RANGES,
+    check_consistency,
+    configure_pypsa,
+    load_network,
+    near_miss,
+    validate_folder,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -32,64 +36,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-#: Files of a PyPSA CSV folder that are not component tables.
-NETWORK_FILES = {"network.csv", "snapshots.csv", "investment_periods.csv"}
-#: Non-CSV files PyPSA writes into a folder; ignored.
-IGNORED_SUFFIXES = {".json", ".md", ".txt", ".png", ".svg"}
-#: Component lists the engine accepts in a CSV folder.
-COMPONENT_LISTS = (
-    "buses",
-    "carriers",
-    "generators",
-    "loads",
-    "links",
-    "lines",
-    "storage_units",
-    "stores",
-    "transformers",
-    "line_types",
-    "transformer_types",
-    "shunt_impedances",
-    "global_constraints",
-    "shapes",
-    "processes",
-)
-#: Columns that name a bus, per component list (``busN`` of links is matched by pattern).
-BUS_COLUMNS = ("bus", "bus0", "bus1")
-MULTI_PORT = re.compile(r"^(bus|efficiency)(\d+)$")
-#: Attributes that must not be negative.
-NON_NEGATIVE = {
-    "p_nom",
-    "p_nom_min",
-    "p_nom_max",
-    "e_nom",
-    "e_nom_min",
-    "e_nom_max",
-    "s_nom",
-    "s_nom_min",
-    "s_nom_max",
-    "max_hours",
-    "capital_cost",
-    "length",
-    "standing_loss",
-    "efficiency_store",
-    "efficiency_dispatch",
-    "v_nom",
-}
-#: Per-unit attributes and their allowed range, per component list.
-PU_RANGES: dict[str, dict[str, tuple[float, float]]] = {
-    "generators": {"p_max_pu": (0.0, 1.0), "p_min_pu": (-1.0, 1.0)},
-    "storage_units": {"p_max_pu": (0.0, 1.0), "p_min_pu": (-1.0, 0.0)},
-    "links": {"p_max_pu": (-1.0, 1.0), "p_min_pu": (-1.0, 1.0)},
-    "lines": {"s_max_pu": (0.0, 1.0)},
-    "stores": {"e_max_pu": (-1.0, 1.0), "e_min_pu": (-1.0, 1.0)},
-}
-STRING_TYPES = {"string"}
-#: Custom (non-PyPSA) columns accepted per component list. PyPSA-Eur and PyPSA's own examples
-#: put ``country`` on buses; anything else is treated as a misspelling.
-CUSTOM_COLUMNS: dict[str, set[str]] = {"buses": {"country"}}
-#: Time-varying attributes where an empty cell means "not set" in PyPSA.
-NAN_ALLOWED = {"state_of_charge_set"}
+__all__ = ["configure_pypsa", "load_network", "validate_folder"]
 
 
 def local_bus_mask(buses: pd.DataFrame, region: str) -> pd.Series:
@@ -193,329 +140,6 @@ def corridor_flows(n: pypsa.Network, region: str) -> pd.DataFrame:
         for label, names in border_corridors(n, region).items()
     }
     return pd.DataFrame(columns, index=n.snapshots)
-
-
-def configure_pypsa() -> None:
-    """Set the PyPSA options the engine relies on (explicit, so no FutureWarnings)."""
-    pypsa.options.api.legacy_string_dtype = False
-    pypsa.options.params.optimize.include_objective_constant = False
-
-
-def _read_csv(path: Path, *, index_col: int | None = 0) -> pd.DataFrame:
-    """Read one CSV of a network folder with a one-line error for unreadable files."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as err:
-        msg = f"not UTF-8 text (byte {err.start}: {err.reason}); save the file as UTF-8"
-        raise NetworkValidationError(msg, file=path) from err
-    if not text.strip():
-        msg = "file is empty; a component table needs at least a header row"
-        raise NetworkValidationError(msg, file=path)
-    header = text.splitlines()[0]
-    if "," not in header and any(sep in header for sep in (";", "\t", "|")):
-        sep = next(s for s in (";", "\t", "|") if s in header)
-        msg = f"columns are separated by {sep!r}; PyPSA CSV files use ','"
-        raise NetworkValidationError(msg, file=path, row=1)
-    rows = list(csv.reader(text.splitlines()))
-    width = len(rows[0])
-    for number, row in enumerate(rows[1:], start=2):
-        if row and len(row) != width:
-            msg = f"has {len(row)} cells but the header has {width}"
-            raise NetworkValidationError(msg, file=path, row=f"line {number}")
-    try:
-        frame = pd.read_csv(path, index_col=index_col, dtype=str, keep_default_na=False)
-    except (pd.errors.ParserError, ValueError) as err:
-        msg = f"cannot be parsed as CSV ({' '.join(str(err).split())})"
-        raise NetworkValidationError(msg, file=path) from err
-    return frame
-
-
-@functools.cache
-def _attribute_table(list_name: str) -> pd.DataFrame:
-    """Return PyPSA's attribute table (defaults, type, status) of a component list."""
-    return pypsa.Network().components[list_name].defaults
-
-
-def _check_names(frame: pd.DataFrame, path: Path) -> None:
-    names = pd.Index(frame.index.astype(str))
-    if (names.str.strip() == "").any():
-        position = int(np.flatnonzero(names.str.strip() == "")[0]) + 2
-        msg = "component name is empty"
-        raise NetworkValidationError(msg, file=path, row=f"line {position}", column="name")
-    duplicated = names[names.duplicated()]
-    if len(duplicated):
-        msg = "duplicate component name; names must be unique within a file"
-        raise NetworkValidationError(msg, file=path, row=duplicated[0])
-
-
-def _to_float(value: str, path: Path, row: object, column: str) -> float:
-    try:
-        return float(value)
-    except ValueError as err:
-        msg = f"value {value!r} is not a number"
-        raise NetworkValidationError(msg, file=path, row=row, column=column) from err
-
-
-def _check_value_range(
-    value: float, list_name: str, attribute: str, path: Path, row: object
-) -> None:
-    if np.isnan(value):
-        msg = "value is NaN; give a number or remove the column to use the PyPSA default"
-        raise NetworkValidationError(msg, file=path, row=row, column=attribute)
-    if attribute in NON_NEGATIVE and value < 0:
-        msg = f"value {value:g} is negative; {attribute} must be >= 0"
-        raise NetworkValidationError(msg, file=path, row=row, column=attribute)
-    low, high = PU_RANGES.get(list_name, {}).get(attribute, (-np.inf, np.inf))
-    if not low <= value <= high:
-        msg = f"value {value:g} is outside [{low:g}, {high:g}]"
-        raise NetworkValidationError(msg, file=path, row=row, column=attribute)
-
-
-def _check_static(list_name: str, path: Path, custom: set[str]) -> pd.DataFrame:
-    """Validate ``<list_name>.csv``: columns, names, types and ranges of each cell."""
-    frame = _read_csv(path)
-    _check_names(frame, path)
-    attrs = _attribute_table(list_name)
-    custom = custom | CUSTOM_COLUMNS.get(list_name, set())
-    for column in frame.columns:
-        if MULTI_PORT.match(column) and list_name in {"links", "processes"}:
-            continue
-        if column not in attrs.index and column not in custom:
-            msg = f"unknown column '{column}' (not a PyPSA attribute of {list_name}; check the spelling)"
-            raise NetworkValidationError(msg, file=path, column=column)
-    for column in frame.columns:
-        if column in custom:
-            continue
-        kind = str(attrs.at[column, "type"]) if column in attrs.index else "float"
-        is_port = MULTI_PORT.match(column)
-        if is_port and is_port.group(1) == "bus":
-            kind = "string"
-        if kind in STRING_TYPES:
-            continue
-        for row, raw in frame[column].items():
-            if raw == "":
-                if kind == "boolean":
-                    continue
-                msg = "empty cell; give a value or remove the column to use the PyPSA default"
-                raise NetworkValidationError(msg, file=path, row=row, column=column)
-            if kind == "boolean":
-                if raw.strip().lower() not in {"true", "false", "1", "0", "1.0", "0.0"}:
-                    msg = f"value {raw!r} is not a boolean (True/False)"
-                    raise NetworkValidationError(msg, file=path, row=row, column=column)
-                continue
-            if kind in {"float", "int"} or "static" in kind:
-                value = _to_float(raw, path, row, column)
-                _check_value_range(value, list_name, column, path, row)
-    return frame
-
-
-def _check_dynamic(
-    list_name: str,
-    attribute: str,
-    path: Path,
-    names: pd.Index,
-    snapshots: pd.Index,
-    positions: pd.Index,
-) -> None:
-    """Validate ``<list_name>-<attribute>.csv``: attribute, columns, index and values."""
-    attrs = _attribute_table(list_name)
-    known = attribute in attrs.index and "series" in str(attrs.at[attribute, "type"])
-    if not known and not (MULTI_PORT.match(attribute) and list_name == "links"):
-        msg = f"'{attribute}' is not a time-varying attribute of {list_name}"
-        raise NetworkValidationError(msg, file=path)
-    frame = _read_csv(path)
-    unknown = [c for c in frame.columns if c not in names]
-    if unknown:
-        msg = f"column '{unknown[0]}' is not a component in {list_name}.csv"
-        raise NetworkValidationError(msg, file=path, column=unknown[0])
-    duplicated = frame.columns[frame.columns.duplicated()]
-    if len(duplicated):
-        msg = "duplicate column"
-        raise NetworkValidationError(msg, file=path, column=duplicated[0])
-    if len(frame) != len(snapshots):
-        msg = f"has {len(frame)} rows but the network has {len(snapshots)} snapshots"
-        raise NetworkValidationError(msg, file=path)
-    index = pd.Index(frame.index.astype(str))
-    if index.equals(positions):
-        index = snapshots
-    mismatch = np.flatnonzero(index != pd.Index(snapshots.astype(str)))
-    if len(mismatch):
-        first = mismatch[0]
-        msg = (
-            f"index '{index[first]}' does not match snapshot '{snapshots[first]}' "
-            f"(row {first + 2}); time series must use the network's snapshots in order"
-        )
-        raise NetworkValidationError(msg, file=path, row=index[first])
-    values = frame.apply(pd.to_numeric, errors="coerce")
-    for column in frame.columns:
-        bad = values[column].isna()
-        if attribute in NAN_ALLOWED:
-            bad &= frame[column] != ""
-        if bad.any():
-            row = frame.index[bad.to_numpy().argmax()]
-            raw = frame.at[row, column]
-            what = "empty cell" if raw == "" else f"value {raw!r} is not a number"
-            msg = f"{what}; time series need a number in every snapshot"
-            raise NetworkValidationError(msg, file=path, row=row, column=column)
-        low, high = PU_RANGES.get(list_name, {}).get(attribute, (-np.inf, np.inf))
-        if attribute in NON_NEGATIVE:
-            low = max(low, 0.0)
-        out = (values[column] < low) | (values[column] > high)
-        if out.any():
-            row = frame.index[out.to_numpy().argmax()]
-            value = values.at[row, column]
-            msg = f"value {value:g} is outside [{low:g}, {high:g}]"
-            raise NetworkValidationError(msg, file=path, row=row, column=column)
-
-
-def _snapshots(folder: Path) -> tuple[pd.Index, pd.Index]:
-    """Snapshot labels and the index PyPSA may use in time-series files (labels or positions)."""
-    path = folder / "snapshots.csv"
-    if not path.exists():
-        return pd.Index(["now"]), pd.Index(["now"])
-    frame = _read_csv(path, index_col=None)
-    column = "snapshot" if "snapshot" in frame.columns else frame.columns[0]
-    positional = column != frame.columns[0]
-    if "period" in frame.columns and frame["period"].astype(str).str.strip().ne("").any():
-        msg = "multi-period (investment period) networks are not supported"
-        raise NetworkValidationError(msg, file=path, column="period")
-    snapshots = pd.Index(frame[column].astype(str))
-    duplicated = snapshots[snapshots.duplicated()]
-    if len(duplicated):
-        msg = "duplicate snapshot"
-        raise NetworkValidationError(msg, file=path, row=duplicated[0])
-    alternative = pd.Index(frame[frame.columns[0]].astype(str)) if positional else snapshots
-    return snapshots, alternative
-
-
-def validate_folder(folder: Path, allow_custom_columns: Iterable[str] = ()) -> None:
-    """Check every file of a PyPSA CSV folder before PyPSA imports it.
-
-    Parameters
-    ----------
-    folder
-        The PyPSA CSV folder.
-    allow_custom_columns
-        Extra non-PyPSA columns to accept, as ``"<list>.<column>"`` (e.g. ``carriers.marginal_cost``).
-
-    Raises
-    ------
-    NetworkValidationError
-        On the first problem found, naming file, row and column.
-    """
-    if not folder.is_dir():
-        msg = "network folder does not exist"
-        raise NetworkValidationError(msg, file=folder)
-    csv_files = sorted(folder.glob("*.csv"))
-    if not any(p.name == "buses.csv" for p in csv_files):
-        msg = "no buses.csv: not a PyPSA CSV network folder"
-        raise NetworkValidationError(msg, file=folder)
-    snapshots, positions = _snapshots(folder)
-    statics: dict[str, pd.DataFrame] = {}
-    dynamics: list[tuple[str, str, Path]] = []
-    for path in csv_files:
-        stem = path.stem
-        if path.name in NETWORK_FILES:
-            _read_csv(path, index_col=None)
-            continue
-        if stem in COMPONENT_LISTS:
-            custom = {
-                entry.partition(".")[2]
-                for entry in allow_custom_columns
-                if entry.partition(".")[0] == stem
-            }
-            statics[stem] = _check_static(stem, path, custom)
-            continue
-        list_name, _, attribute = stem.partition("-")
-        if list_name in COMPONENT_LISTS and attribute:
-            dynamics.append((list_name, attribute, path))
-            continue
-        msg = (
-            "unknown file: expected <component>.csv or <component>-<attribute>.csv "
-            f"with a PyPSA component list name ({', '.join(COMPONENT_LISTS[:8])}, ...)"
-        )
-        raise NetworkValidationError(msg, file=path)
-    for path in folder.iterdir():
-        if path.suffix not in IGNORED_SUFFIXES | {".csv"} and not path.name.startswith("."):
-            logger.debug("ignoring %s", path)
-    for list_name, attribute, path in dynamics:
-        names = statics[list_name].index if list_name in statics else pd.Index([])
-        _check_dynamic(
-            list_name, attribute, path, pd.Index(names.astype(str)), snapshots, positions
-        )
-    _check_references(folder, statics)
-
-
-def _check_references(folder: Path, statics: dict[str, pd.DataFrame]) -> None:
-    """Components must sit on existing buses and use defined carriers."""
-    buses = statics.get("buses", pd.DataFrame()).index.astype(str)
-    carriers = statics.get("carriers")
-    for list_name, frame in statics.items():
-        path = folder / f"{list_name}.csv"
-        for column in frame.columns:
-            is_bus_column = column in BUS_COLUMNS or (
-                MULTI_PORT.match(column) and column.startswith("bus")
-            )
-            if not is_bus_column or list_name == "buses":
-                continue
-            for row, bus in frame[column].items():
-                optional = column not in BUS_COLUMNS
-                if bus == "" and optional:
-                    continue
-                if bus not in buses:
-                    msg = f"bus '{bus}' is not defined in buses.csv"
-                    raise NetworkValidationError(msg, file=path, row=row, column=column)
-        if carriers is not None and "carrier" in frame.columns and list_name != "carriers":
-            for row, carrier in frame["carrier"].items():
-                if carrier != "" and carrier not in carriers.index:
-                    msg = f"carrier '{carrier}' is not defined in carriers.csv"
-                    raise NetworkValidationError(msg, file=path, row=row, column="carrier")
-
-
-def load_network(folder: str | Path, allow_custom_columns: Iterable[str] = ()) -> pypsa.Network:
-    """Load a PyPSA CSV folder with the engine's strict checks.
-
-    Parameters
-    ----------
-    folder
-        PyPSA CSV folder (``network.csv``, ``buses.csv``, ``generators.csv``,
-        ``generators-p_max_pu.csv``, ...).
-    allow_custom_columns
-        Non-PyPSA columns to accept, as ``"<list>.<column>"``.
-
-    Returns
-    -------
-    pypsa.Network
-        The imported network.
-
-    Raises
-    ------
-    NetworkValidationError
-        Unknown column or file, empty/NaN/non-numeric/negative/out-of-range value, time
-        series not matching the snapshots, duplicate name, missing bus or undefined carrier.
-    """
-    folder = Path(folder)
-    configure_pypsa()
-    validate_folder(folder, allow_custom_columns)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", category=FutureWarning)
-        n = pypsa.Network(folder)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            n.consistency_check(strict=["all"])
-    except Exception as err:  # PyPSA raises ConsistencyError; keep message on one line
-        msg = f"PyPSA consistency check failed: {' '.join(str(err).split())}"
-        raise NetworkValidationError(msg, file=folder) from err
-    logger.info(
-        "loaded %s: %d buses, %d generators, %d links, %d snapshots",
-        folder,
-        len(n.buses),
-        len(n.generators),
-        len(n.links),
-        len(n.snapshots),
-    )
-    return n
 
 
 # --------------------------------------------------------------------------------------
@@ -659,6 +283,151 @@ def apply_snapshot_window(n: pypsa.Network, start: str, end: str, *, file: Path 
     n.set_snapshots(keep)
 
 
+#: Link carriers of electric heating, store carriers of thermal storage, generator carriers of
+#: fossil heat (see ``energy_model.heating``); used to realise a partial electrification.
+ELECTRIC_HEATING_CARRIERS = ("heat_pump", "resistive_heater", "electric_boiler")
+HEAT_STORE_CARRIERS = ("heat_storage", "water_tank")
+FOSSIL_HEAT_CARRIERS = ("coal_stove", "coal_boiler")
+
+
+def apply_heating_electrification(
+    n: pypsa.Network, buses: Iterable[str], share: float, *, key: str, file: Path | None = None
+) -> None:
+    """Keep a share of the electric heating on ``buses``; heat the rest with fossil fuel, in place.
+
+    Formula, per heat bus b in ``buses``::
+
+        P_link  := s * P_link          for electric-heating links into b
+        E_store := s * E_store         for thermal stores on b
+        P_gen   := (1 - s) * L_b / k   for the k fossil-heat generators on b (not extendable)
+
+    Symbols:
+        s       electrified share of the heat demand served on b [-], in [0, 1]
+        P_link  link rating ``p_nom`` [MW_el]; E_store store size ``e_nom`` [MWh_th]
+        L_b     peak heat load of bus b over the snapshots [MW_th]
+        k       number of fossil-heat generators (carriers :data:`FOSSIL_HEAT_CARRIERS`) on b
+
+    s = 1 leaves the network unchanged (the plan case: every household and square metre
+    electrified); s < 1 realises a partial roll-out, the non-electrified part burning coal in
+    stoves or boilers, which the accounting counts as fossil final energy.
+
+    Raises
+    ------
+    ScenarioError
+        ``share`` < 1 but the network has no heat bus in ``buses`` with a fossil-heat generator.
+    """
+    buses = pd.Index(list(buses))
+    if share >= 1.0:
+        return
+    links = n.links.index[
+        n.links["carrier"].isin(ELECTRIC_HEATING_CARRIERS) & n.links["bus1"].isin(buses)
+    ]
+    backup = n.generators.index[
+        n.generators["carrier"].isin(FOSSIL_HEAT_CARRIERS) & n.generators["bus"].isin(buses)
+    ]
+    if links.empty or backup.empty:
+        msg = (
+            "the network has no electric heating and fossil back-up on the heat buses "
+            f"{list(buses)}: an electrified share below 1 cannot be realised"
+        )
+        raise ScenarioError(msg, file=file, key=key)
+    n.links.loc[links, "p_nom"] = n.links.loc[links, "p_nom"] * share
+    stores = n.stores.index[
+        n.stores["carrier"].isin(HEAT_STORE_CARRIERS) & n.stores["bus"].isin(buses)
+    ]
+    n.stores.loc[stores, "e_nom"] = n.stores.loc[stores, "e_nom"] * share
+    loads = n.loads.index[n.loads["bus"].isin(buses)]
+    peak_by_bus = (
+        n.get_switchable_as_dense("Load", "p_set")[loads].max().groupby(n.loads.loc[loads, "bus"]).sum()
+    )
+    for bus, peak in peak_by_bus.items():
+        on_bus = backup[n.generators.loc[backup, "bus"] == bus]
+        n.generators.loc[on_bus, "p_nom_extendable"] = False
+        n.generators.loc[on_bus, "p_nom"] = (1.0 - share) * float(peak) / max(len(on_bus), 1)
+
+
+def _check_storage_schedules(n: pypsa.Network, file: Path | None) -> None:
+    """Refuse a storage unit whose fixed schedule ``p_set`` exceeds its rating ``p_nom``.
+
+    A scheduled unit (e.g. a grid-dispatched pumped-storage plant) whose ``p_nom`` an override
+    lowered must have its ``p_set`` scaled too; otherwise the model would be infeasible, or the
+    rating would silently not mean what the scenario says.
+    """
+    schedules = n.storage_units_t.p_set
+    if schedules.empty:
+        return
+    for name in schedules.columns:
+        peak = float(schedules[name].abs().max())
+        p_nom = float(n.storage_units.at[name, "p_nom"])
+        if peak > p_nom * (1 + 1e-9) + 1e-6:
+            msg = (
+                f"storage unit '{name}' has a fixed schedule (p_set) peaking at {peak:.1f} MW above "
+                f"its p_nom {p_nom:.1f} MW: scale its p_set with the same override as its p_nom"
+            )
+            raise ScenarioError(msg, file=file, key="overrides")
+
+
+def _apply_heating_realisation(n: pypsa.Network, sc: Scenario, file: Path | None) -> None:
+    """Apply ``sc.heating``: rural heat buses ``rural_*``, urban ``urban_*`` (carrier ``heat``)."""
+    buses = heat_buses(n)
+    for group, share in (
+        ("rural", sc.heating.rural_electrified_share),
+        ("urban", sc.heating.urban_electrified_share),
+    ):
+        apply_heating_electrification(
+            n,
+            buses[buses.str.startswith(f"{group}_")],
+            share,
+            key=f"heating.{group}_electrified_share",
+            file=file,
+        )
+
+
+def check_scenario_names(n: pypsa.Network, sc: Scenario, *, file: Path | None = None) -> None:
+    """Names in the scenario that must exist in the network, checked before any solve.
+
+    * ``accounting.region``: when buses carry a ``location`` and none equals the region, the
+      region is an error if it is a near-miss of a location, was set in the file, or a target
+      needs it (otherwise the network is simply not the region's, a notice);
+    * ``accounting.renewable_carriers``: a carrier absent from the network is ignored, unless it
+      is a near-miss of a network carrier (``onwnd``);
+    * override selectors ``carrier`` and ``bus``: every listed name must exist.
+
+    Raises
+    ------
+    ScenarioError
+        Naming the key and the missing name (with "did you mean" where one is close).
+    """
+    locations = sorted(
+        {str(v).strip() for v in n.buses.get("location", pd.Series(dtype=str)).fillna("")} - {"", "nan"}
+    )
+    region = sc.accounting.region
+    if locations and region not in locations:
+        guess = near_miss(region, locations)
+        if guess or "region" in sc.accounting.model_fields_set or sc.targets:
+            hint = f"did you mean '{guess}'?" if guess else f"locations: {', '.join(locations[:8])}"
+            msg = f"no bus of the network has location '{region}' ({hint})"
+            raise ScenarioError(msg, file=file, key="accounting.region")
+        logger.warning("no bus has location '%s': the whole network is outside the region", region)
+    carriers = [str(c) for c in n.carriers.index]
+    for i, carrier in enumerate(sc.accounting.renewable_carriers):
+        guess = near_miss(carrier, carriers) if carrier not in carriers else None
+        if guess:
+            msg = f"carrier '{carrier}' is not in the network; did you mean '{guess}'?"
+            raise ScenarioError(msg, file=file, key=f"accounting.renewable_carriers.{i}")
+    for i, override in enumerate(sc.overrides):
+        static = n.components[override.component].static
+        known = {"carrier": set(static["carrier"].astype(str)) if "carrier" in static else set(),
+                 "bus": set(n.buses.index.astype(str))}
+        for selector in ("carrier", "bus"):
+            for name in getattr(override, selector) or []:
+                if name not in known[selector]:
+                    guess = near_miss(name, known[selector])
+                    hint = f"; did you mean '{guess}'?" if guess else ""
+                    msg = f"no component of {override.component} has {selector} '{name}'{hint}"
+                    raise ScenarioError(msg, file=file, key=f"overrides.{i}.{selector}")
+
+
 def apply_scenario(n: pypsa.Network, sc: Scenario, *, file: Path | None = None) -> None:
     """Apply a scenario's overrides and time resolution to a loaded network, in place.
 
@@ -669,11 +438,14 @@ def apply_scenario(n: pypsa.Network, sc: Scenario, *, file: Path | None = None) 
     """
     for i, override in enumerate(sc.overrides):
         apply_override(n, override, key=f"overrides.{i}", file=file)
+    _check_storage_schedules(n, file)
+    _apply_heating_realisation(n, sc, file)
     for i, contract in enumerate(sc.export_contracts):
         missing = [link for link in contract.links if link not in n.links.index]
         if missing:
             msg = f"export contract names link '{missing[0]}' that is not in links.csv"
             raise ScenarioError(msg, file=file, key=f"export_contracts.{i}.links")
+    check_scenario_names(n, sc, file=file)
     carriers = set(n.carriers.index)
     for i, target in enumerate(sc.targets):
         del target
@@ -687,9 +459,7 @@ def apply_scenario(n: pypsa.Network, sc: Scenario, *, file: Path | None = None) 
 
         apply_time_resolution(n, sc.time)
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            n.consistency_check(strict=["all"])
+        check_consistency(n)
     except Exception as err:
         msg = f"network is inconsistent after the overrides: {' '.join(str(err).split())}"
         raise ScenarioError(msg, file=file, key="overrides") from err

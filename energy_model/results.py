@@ -12,26 +12,37 @@ Writes, for one scenario::
       figures/        figures, and index.html (written by report/site)
 
 A bundle is first written into ``results/.<scenario>.tmp-<pid>/`` and renamed into place only
-after everything succeeded, so an existing result is never half-overwritten. ``results/`` is
-output only: nothing here is ever read back as an input of a run.
+after everything succeeded, so an existing result is never half-overwritten. The two renames of
+:func:`publish` and the removal of the replaced bundle run with SIGINT/SIGTERM held back, so a
+signal leaves either the old bundle or the new one, complete (:class:`PublishInterrupted` says
+which). A run holds ``results/.<scenario>.lock`` (:class:`ScenarioLock`, the holder's PID inside)
+from before its temporary folder exists until after it is published, so two runs of the same
+scenario cannot interleave. ``results/`` is output only: nothing here is ever read back as an
+input of a run.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import json
 import logging
 import os
 import platform
 import shutil
+import signal
 import subprocess
+import threading
 import time
+from collections.abc import Iterator
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from energy_model.exceptions import EnergyModelError
 from energy_model.records import RUN_FILE, RunRecordError, read_run_record
 
 logger = logging.getLogger(__name__)
@@ -115,7 +126,7 @@ def recover_interrupted(results_root: Path, name: str) -> None:
             parked.rename(final)
             logger.warning("restored %s from an interrupted replacement", final)
         else:
-            shutil.rmtree(parked, ignore_errors=True)
+            _remove_parked(parked)
     for tmp in results_root.glob(f".{name}.tmp-*"):
         pid = tmp.name.rsplit("-", 1)[-1]
         if pid.isdigit() and int(pid) != os.getpid() and not _pid_alive(int(pid)):
@@ -132,20 +143,161 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+#: Signals held back while a bundle is being published.
+DEFERRED_SIGNALS = {signal.SIGINT, signal.SIGTERM}
+
+
+class PublishInterrupted(KeyboardInterrupt):
+    """SIGINT/SIGTERM arrived while publishing; the new bundle was completed first.
+
+    ``outcome`` says so for the one-line message of the command line.
+    """
+
+    def __init__(self, final: Path) -> None:
+        self.outcome = f"the new result was published completely: {final}"
+        super().__init__(self.outcome)
+
+
+@contextlib.contextmanager
+def _signals_held() -> Iterator[None]:
+    """Hold back SIGINT/SIGTERM in the block; raise ``KeyboardInterrupt`` after it if one came.
+
+    The Python-level handlers are swapped for ones that only record the signal (blocking the
+    signal with ``pthread_sigmask`` would not do: another thread, e.g. a solver's, would take it
+    and Python runs handlers in the main thread anyway). Outside the main thread, where handlers
+    cannot be set, the block runs unprotected.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[int] = []
+    previous = {signum: signal.getsignal(signum) for signum in DEFERRED_SIGNALS}
+    for signum in DEFERRED_SIGNALS:
+        signal.signal(signum, lambda number, frame: caught.append(number))
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+    if caught:
+        raise KeyboardInterrupt(signal.Signals(caught[0]).name)
+
+
 def publish(tmp: Path, results_root: Path, name: str) -> Path:
     """Move a complete temporary bundle into ``results/<name>``, replacing an older one.
 
-    The old bundle is parked under a hidden name first and removed only after the new one is
-    in place; :func:`recover_interrupted` restores it if the process dies in between.
+    The old bundle is parked under a hidden name, the new one renamed into place, and the parked
+    one removed, all with SIGINT/SIGTERM held back: a signal is delivered after the new bundle
+    is complete and the old one is gone, as :class:`PublishInterrupted`. A process killed
+    outright (SIGKILL) in between leaves the parked bundle, which
+    :func:`recover_interrupted` restores or removes on the next run.
+
+    Raises
+    ------
+    PublishInterrupted
+        A signal arrived while publishing (the new bundle is in place).
     """
     final = results_root / name
     parked = results_root / f".{name}.old-{os.getpid()}"
-    if final.exists():
-        final.rename(parked)
-    tmp.rename(final)
-    if parked.exists():
-        shutil.rmtree(parked)
+    try:
+        with _signals_held():
+            if parked.exists():  # left by an earlier process with the same PID
+                shutil.rmtree(parked)
+            if final.exists():
+                final.rename(parked)
+            try:
+                tmp.rename(final)
+            except OSError:
+                if parked.exists() and not final.exists():
+                    parked.rename(final)
+                raise
+            _remove_parked(parked)
+    except KeyboardInterrupt as err:
+        if isinstance(err, PublishInterrupted) or not (final / RUN_FILE).is_file():
+            raise
+        raise PublishInterrupted(final) from err
     return final
+
+
+def _remove_parked(parked: Path) -> None:
+    """Remove a replaced bundle: first its run record (so it can never look complete), then the rest."""
+    if not parked.exists():
+        return
+    with contextlib.suppress(OSError):
+        (parked / RUN_FILE).unlink(missing_ok=True)
+    try:
+        shutil.rmtree(parked)
+    except OSError as err:  # e.g. a file someone made read-only: the run itself succeeded
+        logger.warning("could not remove the replaced bundle %s (%s); the next run retries", parked, err)
+
+
+class ConcurrentRunError(EnergyModelError):
+    """Another live process is running the same scenario into the same results folder."""
+
+
+class ScenarioLock:
+    """``results/.<name>.lock``: one run of a scenario at a time, the holder's PID inside.
+
+    The lock is an exclusive ``flock`` on the file, which the kernel releases when the holder
+    dies however it dies; a lock file whose PID is no longer running is therefore stale and
+    taken over (with a notice). The holder removes the file when it releases the lock.
+    """
+
+    def __init__(self, results_root: Path, name: str) -> None:
+        self.path = results_root / f".{name}.lock"
+        self.name = name
+        self._fd: int | None = None
+
+    def acquire(self) -> ScenarioLock:
+        """Take the lock or raise :class:`ConcurrentRunError` naming the holder's PID."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        while True:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                holder = os.read(fd, 64).decode("ascii", "replace").strip() or "unknown"
+                os.close(fd)
+                msg = (
+                    f"{self.path.parent}: scenario '{self.name}' is being run by process {holder} "
+                    f"right now (lock file {self.path.name}); wait for it to finish"
+                )
+                raise ConcurrentRunError(msg) from None
+            try:
+                current = self.path.stat().st_ino == os.fstat(fd).st_ino
+            except FileNotFoundError:
+                current = False
+            if not current:  # released and removed by its holder between open and flock
+                os.close(fd)
+                continue
+            stale = os.read(fd, 64).decode("ascii", "replace").strip()
+            if stale:
+                alive = stale.isdigit() and _pid_alive(int(stale))
+                logger.warning(
+                    "%s: stale lock of process %s (%s) taken over", self.path, stale,
+                    "that PID now belongs to another program" if alive else "no longer running",
+                )
+            os.lseek(fd, 0, os.SEEK_SET)
+            os.ftruncate(fd, 0)
+            os.write(fd, f"{os.getpid()}\n".encode("ascii"))
+            self._fd = fd
+            return self
+
+    def release(self) -> None:
+        """Remove the lock file and release the lock (idempotent)."""
+        if self._fd is None:
+            return
+        try:
+            self.path.unlink(missing_ok=True)
+        finally:
+            os.close(self._fd)
+            self._fd = None
+
+    def __enter__(self) -> ScenarioLock:
+        return self.acquire()
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
 
 
 def write_json(path: Path, payload: dict[str, Any]) -> None:

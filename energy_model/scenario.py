@@ -20,6 +20,13 @@ ID_PATTERN = r"^[a-z][a-z0-9_]*$"
 #: the carrier ``electricity``). Defined once; accounting and report both use it.
 ELECTRICITY_BUS_CARRIERS: tuple[str, ...] = ("AC", "DC", "electricity")
 SCENARIO_NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]*$"
+#: Longest scenario name [characters]: the name becomes ``results/<name>/`` and the hidden
+#: ``.<name>.tmp-<pid>``/``.<name>.old-<pid>``/``.<name>.lock`` next to it, which must stay
+#: well inside the 255-byte file-name limit of common file systems.
+MAX_NAME_LENGTH = 64
+#: Folders the engine itself writes into ``results/`` (comparison figures, the validation and
+#: cross-check pages, sweeps, the site's copy of the docs): a scenario may not take these names.
+RESERVED_RESULT_NAMES = frozenset({"comparison", "crosscheck", "docs", "sweeps", "validation"})
 
 #: PyPSA component list names an override may address.
 ComponentListName = Literal[
@@ -33,6 +40,38 @@ ComponentListName = Literal[
     "stores",
     "global_constraints",
 ]
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """YAML safe loader that refuses a key repeated in one mapping (YAML would keep the last)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            line = key_node.start_mark.line + 1
+            if key in seen:
+                msg = f"duplicate key '{key}' on lines {seen[key]} and {line}; YAML keeps only the last"
+                raise ScenarioError(msg, key=str(key))
+            seen[key] = line
+        return super().construct_mapping(node, deep=deep)
+
+
+def load_yaml(path: Path) -> Any:
+    """Parse a YAML file strictly (duplicate keys are errors); one-line ScenarioError otherwise."""
+    try:
+        return yaml.load(path.read_text(encoding="utf-8"), Loader=_UniqueKeyLoader)
+    except UnicodeDecodeError as err:
+        msg = f"not UTF-8 text ({err.reason})"
+        raise ScenarioError(msg, file=path) from err
+    except ScenarioError as err:
+        raise ScenarioError(err.message, file=path, key=err.key) from err
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f"line {mark.line + 1}: " if mark is not None else ""
+        problem = getattr(err, "problem", None) or str(err)
+        msg = f"malformed YAML: {where}{problem}"
+        raise ScenarioError(msg, file=path) from err
 
 
 class StrictModel(BaseModel):
@@ -196,6 +235,30 @@ class AccountingConfig(StrictModel):
     """Non-electric final energy by year/sector/fuel [Mtce], relative to the project root."""
 
 
+class HeatingRealisation(StrictModel):
+    """How much of the planned heat electrification exists (plan = 1, 1).
+
+    The network carries the plan's electric heating (600,000 rural households, 16 Mm2 of urban
+    floor area); a share below 1 keeps that share of the electric heaters and stores and heats
+    the rest with coal stoves (rural) or coal boilers (urban), see
+    ``energy_model.network.apply_heating_electrification``.
+    """
+
+    rural_electrified_share: float = Field(default=1.0, ge=0.0, le=1.0)
+    """Share [-] of the plan's rural households heated electrically."""
+    urban_electrified_share: float = Field(default=1.0, ge=0.0, le=1.0)
+    """Share [-] of the plan's urban floor area heated electrically."""
+    source: str = ""
+    """Where the shares come from (required when a share is below 1)."""
+
+    @model_validator(mode="after")
+    def _sourced(self) -> HeatingRealisation:
+        if min(self.rural_electrified_share, self.urban_electrified_share) < 1.0 and not self.source.strip():
+            msg = "heating.source must say where an electrified share below 1 comes from"
+            raise ValueError(msg)
+        return self
+
+
 class Scenario(StrictModel):
     """One scenario: a base network, its year, targets and what differs from the base."""
 
@@ -221,6 +284,8 @@ class Scenario(StrictModel):
     """Solver options."""
     accounting: AccountingConfig = Field(default_factory=AccountingConfig)
     """Renewable-share accounting options."""
+    heating: HeatingRealisation = Field(default_factory=HeatingRealisation)
+    """Electrified share of the planned rural and urban heating (plan: all of it)."""
     allow_custom_columns: list[Annotated[str, Field(pattern=r"^[a-z_]+\.[A-Za-z0-9_]+$")]] = Field(
         default_factory=list
     )
@@ -309,21 +374,24 @@ def load_scenario(path: str | Path) -> Scenario:
     if not path.is_file():
         msg = "scenario file does not exist"
         raise ScenarioError(msg, file=path)
-    try:
-        raw: Any = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except UnicodeDecodeError as err:
-        msg = f"not UTF-8 text ({err.reason})"
-        raise ScenarioError(msg, file=path) from err
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        where = f"line {mark.line + 1}: " if mark is not None else ""
-        problem = getattr(err, "problem", None) or str(err)
-        msg = f"malformed YAML: {where}{problem}"
-        raise ScenarioError(msg, file=path) from err
+    raw: Any = load_yaml(path)
     if not isinstance(raw, dict):
         msg = "a scenario file must be a YAML mapping of keys to values"
         raise ScenarioError(msg, file=path)
     raw.setdefault("name", path.stem)
+    name = str(raw["name"])
+    if len(name) > MAX_NAME_LENGTH:
+        msg = (
+            f"scenario name is {len(name)} characters long; at most {MAX_NAME_LENGTH} are allowed "
+            "(it names the result folder)"
+        )
+        raise ScenarioError(msg, file=path, key="name")
+    if name in RESERVED_RESULT_NAMES:
+        msg = (
+            f"scenario name '{name}' is the name of a folder the engine writes into results/ "
+            f"({', '.join(sorted(RESERVED_RESULT_NAMES))}); choose another name"
+        )
+        raise ScenarioError(msg, file=path, key="name")
     try:
         scenario = Scenario.model_validate(raw)
     except ValidationError as err:

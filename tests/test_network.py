@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pandas as pd
 import pytest
 
 from energy_model.exceptions import NetworkValidationError, ScenarioError
@@ -62,16 +61,22 @@ def test_semicolon_file_is_rejected(toy_copy):
         load_network(toy_copy)
 
 
-def test_custom_column_can_be_allowed(toy_copy):
+def test_custom_column_is_kept_with_a_notice_unless_declared(toy_copy, caplog):
+    """A non-PyPSA column is kept as PyPSA keeps it (issue 16); declaring it silences the notice."""
     edit(toy_copy / "carriers.csv", "co2_emissions\n", "co2_emissions,source\n")
     for carrier in ("AC", "onwind", "coal", "dc", "export_market"):
         edit(toy_copy / "carriers.csv", f"\n{carrier},", f"\n{carrier},")
     text = (toy_copy / "carriers.csv").read_text().splitlines()
     (toy_copy / "carriers.csv").write_text("\n".join([text[0]] + [line + ",x" for line in text[1:]]) + "\n")
-    with pytest.raises(NetworkValidationError, match="unknown column 'source'"):
-        load_network(toy_copy)
-    n = load_network(toy_copy, ["carriers.source"])
+    with caplog.at_level("WARNING"):
+        n = load_network(toy_copy)
+    assert "kept non-PyPSA column(s) source" in caplog.text
     assert "source" in n.carriers.columns
+    caplog.clear()
+    with caplog.at_level("WARNING"):
+        n = load_network(toy_copy, ["carriers.source"])
+    assert "source" in n.carriers.columns
+    assert "kept non-PyPSA" not in caplog.text
 
 
 def test_override_scales_static_and_series(toy_copy):
@@ -110,5 +115,9 @@ def test_every_shipped_network_validates(folder):
 def test_every_shipped_scenario_applies_to_its_network(path):
     sc = load_scenario(path)
     n = load_network(resolve_project_path(path, sc.network), sc.allow_custom_columns)
+    hours = float(n.snapshot_weightings.generators.sum())
     apply_scenario(n, sc, file=path)
-    assert isinstance(n.snapshots, pd.Index)
+    weights = n.snapshot_weightings.generators
+    assert (weights > 0).all()
+    if sc.snapshots is None:  # time aggregation keeps the hours of the year
+        assert float(weights.sum()) == pytest.approx(hours)

@@ -10,15 +10,21 @@ options policy (:func:`main_solver_options` for the run the user asked for,
 
 from __future__ import annotations
 
+import ctypes
+import functools
 import logging
+import os
+import sys
+import tempfile
 import time
 import warnings
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from energy_model.exceptions import ScenarioError
 from energy_model.optimization.constraints import move_fixed_limits_to_bounds
 
 if TYPE_CHECKING:
@@ -54,19 +60,136 @@ class HighsRun:
         return self.status == "ok" and self.condition == "optimal"
 
 
+#: HiGHS string options that name a file HiGHS writes; confined to the result folder.
+WRITE_FILE_OPTIONS = ("log_file", "solution_file", "write_basis_file", "write_model_file",
+                      "write_presolved_model_file")
+#: HiGHS options that make HiGHS read a file: refused (a run reads only its tracked inputs).
+READ_FILE_OPTIONS = ("read_basis_file", "read_solution_file")
+#: Switches that make HiGHS write a file, and the file option (with HiGHS's default name).
+WRITE_SWITCHES = {"write_model_to_file": ("write_model_file", "model.mps"),
+                  "write_solution_to_file": ("solution_file", "solution.sol")}
+#: Files of a result bundle a solver file may not overwrite.
+BUNDLE_FILES = frozenset({"run.json", "metrics.csv", "verdict.csv", "network.nc", "scenario.yaml",
+                          "log.txt", "index.html", "temperature.csv"})
+
+
+def validate_solver_options(options: Mapping[str, Any], file: str | Path | None = None) -> dict[str, Any]:
+    """Check scenario options against HiGHS's own option list, types and ranges.
+
+    Each option must be a HiGHS option (``highspy.Highs().getOptionType``) and HiGHS must
+    accept its value (``setOptionValue`` on a scratch instance: type, bounds, allowed words).
+    An integer given for a float option is passed as a float; a boolean for a string option
+    (YAML reads ``off`` as ``false``) is an error. File-reading options are refused; a file
+    HiGHS writes must be a plain name (it is written into the result folder, see
+    :func:`main_solver_options`) and not one of :data:`BUNDLE_FILES`.
+
+    Returns
+    -------
+    dict
+        The options with float options as ``float``.
+
+    Raises
+    ------
+    ScenarioError
+        ``key 'solver.options.<name>'`` (in ``file``): unknown option, wrong type or value.
+    """
+    import highspy  # noqa: PLC0415 - only when a solve is set up
+
+    scratch = highspy.Highs()  # type: ignore[no-untyped-call]
+    scratch.setOptionValue("output_flag", False)
+    kinds = {
+        highspy.HighsOptionType.kBool: bool,
+        highspy.HighsOptionType.kInt: int,
+        highspy.HighsOptionType.kDouble: float,
+        highspy.HighsOptionType.kString: str,
+    }
+    def error(name: str, message: str) -> ScenarioError:
+        return ScenarioError(message, file=file, key=f"solver.options.{name}")
+
+    checked: dict[str, Any] = {}
+    for name, given in options.items():
+        value = given
+        status, kind = scratch.getOptionType(name)
+        if status != highspy.HighsStatus.kOk or kind not in kinds:
+            msg = "not a HiGHS option (see the HiGHS option list)"
+            raise error(name, msg)
+        wanted = kinds[kind]
+        if name in READ_FILE_OPTIONS:
+            msg = "makes HiGHS read a file; the engine reads only the scenario's tracked inputs"
+            raise error(name, msg)
+        if wanted is float and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if type(value) is not wanted:
+            hint = ' (YAML reads on/off/yes/no as booleans: quote the word, e.g. "off")' \
+                if wanted is str and isinstance(value, bool) else ""
+            kind_name = {bool: "a boolean", int: "an integer", float: "a number", str: "a string"}
+            msg = f"needs {kind_name[wanted]}, got {value!r}{hint}"
+            raise error(name, msg)
+        if scratch.setOptionValue(name, value) != highspy.HighsStatus.kOk:  # type: ignore[arg-type]
+            msg = f"HiGHS refuses the value {value!r} (out of range or not an allowed word)"
+            raise error(name, msg)
+        if name in WRITE_FILE_OPTIONS:
+            _check_file_name(str(value), functools.partial(error, name))
+        checked[name] = value
+    return checked
+
+
+def _check_file_name(name: str, error: Callable[[str], ScenarioError]) -> None:
+    if "/" in name or "\\" in name or name.startswith(".") or not name.strip():
+        msg = (
+            f"must be a plain file name (got {name!r}); solver files are written into the "
+            "result folder, never elsewhere"
+        )
+        raise error(msg)
+    if name in BUNDLE_FILES:
+        msg = f"'{name}' is a file of the result bundle; choose another name"
+        raise error(msg)
+
+
+def _confine(options: dict[str, Any], folder: Path | None) -> None:
+    """Point every file HiGHS would write into ``folder`` (or switch the writing off)."""
+    for switch, (option, default) in WRITE_SWITCHES.items():
+        if options.get(switch):
+            options.setdefault(option, default)
+    for option in WRITE_FILE_OPTIONS:
+        if option not in options:
+            continue
+        name = str(options[option])
+        if folder is None:
+            del options[option]
+        else:
+            options[option] = str(folder / name)
+    if folder is None:
+        for switch in WRITE_SWITCHES:
+            options[switch] = False
+
+
 def main_solver_options(user: Mapping[str, Any], log_file: Path | None = None) -> dict[str, Any]:
     """HiGHS options of the solve the user asked for: the scenario's options, logged to a file.
 
-    The scenario's options are passed as given. With ``log_file`` the solver log goes there
-    (unless the scenario names its own ``log_file``); HiGHS never prints to the console unless
-    the scenario sets ``log_to_console``/``output_flag`` itself.
+    The scenario's options are validated (:func:`validate_solver_options`). Files HiGHS writes
+    (``log_file``, ``solution_file``, ``write_model_file``, ...) must be plain names and go into
+    the folder of ``log_file`` (the temporary result folder); without ``log_file`` nothing is
+    written. The solver log goes to ``log_file`` unless the scenario names its own; HiGHS never
+    prints to the console unless the scenario sets ``log_to_console``/``output_flag`` itself.
     """
-    options = dict(user)
+    options = validate_solver_options(user)  # also checked when the scenario is loaded
+    _confine(options, log_file.parent if log_file is not None else None)
     if log_file is not None:
         options.setdefault("log_file", str(log_file))
     options.setdefault("output_flag", log_file is not None)
     options.setdefault("log_to_console", False)
     return options
+
+
+def recorded_options(options: Mapping[str, Any], log_file: Path | None) -> dict[str, Any]:
+    """The options as passed to HiGHS, file paths relative to the result folder (for run.json)."""
+    recorded = dict(options)
+    if log_file is not None:
+        for option in WRITE_FILE_OPTIONS:
+            if option in recorded:
+                recorded[option] = Path(str(recorded[option])).name
+    return recorded
 
 
 def auxiliary_solver_options(
@@ -78,8 +201,12 @@ def auxiliary_solver_options(
     log options do not: a helper solve writes no log and prints nothing. ``extra`` options a
     helper needs for its own problem (e.g. crossover) are applied last.
     """
-    options = {key: value for key, value in user.items() if key not in LOG_OPTIONS}
+    options = {
+        key: value for key, value in user.items()
+        if key not in LOG_OPTIONS and key not in WRITE_FILE_OPTIONS and key not in READ_FILE_OPTIONS
+    }
     options.update(output_flag=False, log_to_console=False)
+    options.update(dict.fromkeys(WRITE_SWITCHES, False))
     options.update(extra or {})
     return options
 
@@ -94,6 +221,43 @@ def _quiet_linopy() -> Iterator[None]:
         yield
     finally:
         linopy_logger.setLevel(level)
+
+
+def _flush_c_stdio() -> None:
+    """Flush the C library's stdout buffer (HiGHS prints through it)."""
+    with suppress(OSError, AttributeError, TypeError):  # no libc symbol table (e.g. Windows)
+        ctypes.CDLL(None).fflush(None)
+
+
+@contextmanager
+def _solver_stdout(log_file: str | Path | None) -> Iterator[None]:
+    """Route what the solver prints on file descriptor 1 to ``log_file`` (appended), or drop it.
+
+    HiGHS prints its banner ("Running HiGHS …") to the console as soon as linopy hands it the
+    model, before the ``output_flag``/``log_to_console`` options are set; the console shows
+    only the engine's own lines. Without a usable descriptor 1 nothing is redirected.
+    """
+    try:
+        sys.stdout.flush()
+        saved = os.dup(1)
+    except (OSError, ValueError):
+        yield
+        return
+    with tempfile.TemporaryFile() as capture:
+        os.dup2(capture.fileno(), 1)
+        try:
+            yield
+        finally:
+            _flush_c_stdio()
+            os.dup2(saved, 1)
+            os.close(saved)
+        capture.seek(0)
+        text = capture.read().decode("utf-8", errors="replace")
+    if text.strip():
+        logger.debug("solver console output: %s", " | ".join(text.split("\n")[:3]))
+        if log_file:
+            with Path(log_file).open("a", encoding="utf-8") as log:
+                log.write(text)
 
 
 def build_model(
@@ -137,15 +301,55 @@ def run_highs(m: linopy.Model, options: Mapping[str, Any], *, expect_failure: bo
 
     ``expect_failure`` silences linopy's warning on a non-optimal end (the diagnosis solves
     problems that may well be infeasible). Never raises on a non-optimal end: the caller
-    decides what a non-optimal end means.
+    decides what a non-optimal end means. Whatever HiGHS prints on the process's stdout (its
+    banner, printed before linopy applies the log options) goes to the options' ``log_file``, or
+    nowhere (:func:`_solver_stdout`).
     """
     start = time.perf_counter()
-    if expect_failure:
-        with _quiet_linopy():
+    log_file = options.get("log_file") if options.get("output_flag", True) else None
+    with _solver_stdout(log_file):
+        if expect_failure:
+            with _quiet_linopy():
+                status, condition = m.solve(solver_name=SOLVER_NAME, io_api="direct", **options)
+        else:
             status, condition = m.solve(solver_name=SOLVER_NAME, io_api="direct", **options)
-    else:
-        status, condition = m.solve(solver_name=SOLVER_NAME, io_api="direct", **options)
     return HighsRun(status=str(status), condition=str(condition), seconds=time.perf_counter() - start)
+
+
+def infeasible_global_constraints(
+    n: pypsa.Network, m: linopy.Model, options: Mapping[str, Any], own: Sequence[str]
+) -> list[str]:
+    """Global constraints without which a model that has no solution solves, described.
+
+    Removes PyPSA's ``GlobalConstraint-<name>`` rows of the network's own global constraints
+    ``own`` (those of ``global_constraints.csv``, not the scenario's contracts and targets, which
+    the diagnosis explains) from ``m`` (the model is spent) and solves again with the helper
+    options; when that is optimal, those global constraints make the problem infeasible.
+    Returns ``"'name' (type: carrier_attribute sense constant)"`` per constraint, or an empty
+    list (no such constraint, or infeasible without them as well).
+    """
+    names = [f"GlobalConstraint-{name}" for name in own]
+    names = [name for name in names if name in m.constraints]
+    if not names:
+        return []
+    for name in names:
+        m.remove_constraints(name)
+    run = run_highs(m, auxiliary_solver_options(options), expect_failure=True)
+    if not run.optimal:
+        return []
+    table = n.global_constraints
+    described = []
+    for name in names:
+        label = name.removeprefix("GlobalConstraint-")
+        if label in table.index:
+            row = table.loc[label]
+            described.append(
+                f"'{label}' ({row['type']}: {row['carrier_attribute']} {row['sense']} "
+                f"{float(row['constant']):g})"
+            )
+        else:
+            described.append(f"'{label}'")
+    return described
 
 
 def write_solution(n: pypsa.Network, *, duals: bool = True, quiet: bool = False) -> None:
@@ -178,3 +382,74 @@ def lp_size(m: linopy.Model, *, count_nonzeros: bool = False) -> dict[str, int]:
         except Exception:  # noqa: BLE001 - size is informative only
             size["nonzeros"] = -1
     return size
+
+
+def build_multi_period_model(
+    n: pypsa.Network, constraints: ConstraintAdder | None = None
+) -> linopy.Model:
+    """Build PyPSA's multi-investment-period model of ``n`` and add ``constraints``.
+
+    ``n.optimize.create_model(multi_investment_periods=True)`` (snapshots indexed by
+    ``(period, timestep)``; capital costs weighted by the investment-period weightings of the
+    periods an asset is active in). Single-variable limit rows are left as rows: with periods
+    they carry the activity mask of each asset.
+    """
+    m = n.optimize.create_model(multi_investment_periods=True, include_objective_constant=False)
+    if constraints is not None:
+        constraints(n, n.snapshots)
+    return m
+
+
+#: Name of the cost-budget constraint of a near-optimal (MGA) model.
+MGA_BUDGET = "GlobalConstraint-mga_budget"
+
+
+def build_near_optimal_model(
+    n: pypsa.Network,
+    constraints: ConstraintAdder | None,
+    *,
+    optimal_objective: float,
+    slack: float,
+    weights: Mapping[str, Mapping[str, Any]],
+    sense: str,
+) -> linopy.Model:
+    r"""Multi-period model whose objective is a capacity direction within a cost budget (MGA).
+
+    The model of :func:`build_multi_period_model` with its cost objective :math:`C(x)` turned
+    into the budget :math:`C(x) \le C^* + \varepsilon\, |C^*|` (constraint :data:`MGA_BUDGET`;
+    :math:`(1 + \varepsilon) C^*` for a positive optimum, and still a relaxation when export
+    revenue makes the optimum negative)
+    and the objective :math:`\pm\, w^\top x` built by PyPSA's
+    ``n.optimize.build_linexpr_from_weights`` (the expression ``optimize_mga`` uses; its
+    ``optimize_mga`` itself takes no extra constraints, so the budget is added here).
+
+    ==================  =================================================  =============
+    symbol              meaning                                            unit
+    ==================  =================================================  =============
+    :math:`C(x)`        the model's objective (discounted system cost)     CNY
+    :math:`C^*`         ``optimal_objective``: the optimum of that model   CNY
+    :math:`\varepsilon`  ``slack``                                          \-
+    :math:`w`           ``weights`` (``{component: {variable: coeffs}}``)  \-
+    ==================  =================================================  =============
+    """
+    m = build_multi_period_model(n, constraints)
+    cost = m.objective.expression
+    budget = optimal_objective + slack * abs(optimal_objective)
+    m.add_constraints(cost <= budget, name=MGA_BUDGET)
+    set_capacity_objective(n, m, weights, sense)
+    return m
+
+
+def set_capacity_objective(
+    n: pypsa.Network, m: linopy.Model, weights: Mapping[str, Mapping[str, Any]], sense: str
+) -> None:
+    """Replace the objective of ``m`` by ``+w'x`` (``min``) or ``-w'x`` (``max``).
+
+    ``w'x`` is PyPSA's ``n.optimize.build_linexpr_from_weights`` (as in ``optimize_mga``); the
+    constraints (the MGA budget included) stay, so one near-optimal model serves every direction.
+    """
+    direction = n.optimize.build_linexpr_from_weights(dict(weights), model=m)
+    if sense not in ("min", "max"):
+        msg = f"sense must be 'min' or 'max', got {sense!r}"
+        raise ValueError(msg)
+    m.objective = direction if sense == "min" else -1 * direction

@@ -13,16 +13,18 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from energy_model.accounting import evaluate_enforced_target
-from energy_model.checks import check_solution
+from energy_model.checks import check_solution, check_supply
 from energy_model.exceptions import InfeasibleError
 from energy_model.optimization.compat import detach_solver_model
 from energy_model.optimization.constraints import extra_functionality, read_duals
 from energy_model.optimization.diagnose import diagnose_infeasibility
 from energy_model.optimization.model import (
     build_model,
+    infeasible_global_constraints,
     lp_size,
     main_solver_options,
     objective_value,
+    recorded_options,
     run_highs,
     write_solution,
 )
@@ -37,6 +39,11 @@ if TYPE_CHECKING:
     from energy_model.scenario import Scenario
 
 logger = logging.getLogger(__name__)
+
+#: Termination conditions of a solve stopped by a limit, and the HiGHS option that sets it.
+LIMIT_CONDITIONS = {"time_limit": "time_limit", "iteration_limit": "simplex_iteration_limit"}
+#: Termination conditions that say the model has no solution (as opposed to a stopped solve).
+NO_SOLUTION = ("infeasible", "infeasible_or_unbounded", "unbounded")
 
 
 @dataclass(frozen=True)
@@ -124,6 +131,7 @@ def solve(
     """
     options = main_solver_options(sc.solver.options, log_file)
     timings: dict[str, float] = {}
+    check_supply(n, sc.name)
     detach_solver_model(n)  # a network solved before (mix-ratio iteration) can then be copied
 
     start = time.perf_counter()
@@ -131,6 +139,7 @@ def solve(
     timings["screen"] = time.perf_counter() - start
 
     start = time.perf_counter()
+    own_constraints = [str(name) for name in n.global_constraints.index]  # before the scenario's
     m = build_model(n, extra_functionality(sc, project_root, mix_ratios))
     if candidates and len(m.integers):
         screening.reason = "the model has integer variables; the LP certificate does not apply"
@@ -190,6 +199,26 @@ def solve(
             f"scenario '{sc.name}': the optimisation ended with status '{run.status}' and "
             f"condition '{run.condition}', not optimal; no result was written"
         )
+        if run.condition in LIMIT_CONDITIONS:
+            option = LIMIT_CONDITIONS[run.condition]
+            message = (
+                f"scenario '{sc.name}': the solver stopped at its {run.condition.replace('_', ' ')} "
+                f"({option} = {options.get(option, 'HiGHS default')}) before reaching the optimum; "
+                f"no result was written. Raise solver.options.{option} or make the problem smaller "
+                "(time: {method: segment, ...})"
+            )
+            raise InfeasibleError(message, status=run.status, condition=run.condition)
+        culprits = (
+            infeasible_global_constraints(n, m, options, own_constraints)
+            if run.condition in NO_SOLUTION else []
+        )
+        if culprits:
+            message = (
+                f"scenario '{sc.name}': the optimisation is infeasible because of the global "
+                f"constraint(s) {', '.join(culprits)}: without them the model solves; no result "
+                "was written. Relax the constraint's constant or add what it allows"
+            )
+            raise InfeasibleError(message, status=run.status, condition=run.condition)
         if diagnose:
             try:
                 diagnosis = diagnose_infeasibility(
@@ -213,7 +242,7 @@ def solve(
         duals=duals,
         timings=timings,
         lp_size=size,
-        solver_options=options,
+        solver_options=recorded_options(options, log_file),
         screening=screening.as_dict(),
     )
 
