@@ -18,7 +18,7 @@ NETWORK_INPUTS := $(shell find networks data -type f 2>/dev/null)
 # Every module of the package, subpackages included (a change in optimization/ re-runs too).
 PACKAGE_FILES := $(shell find energy_model -name '*.py' 2>/dev/null) pyproject.toml
 
-.PHONY: all scenarios sweeps test test-all test-slow lint bench report compare validate clean clean-results venv networks
+.PHONY: all scenarios runs sweeps test test-all test-slow lint bench report compare validate clean clean-results venv networks
 .DELETE_ON_ERROR:
 
 all: scenarios
@@ -31,11 +31,21 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-scenarios: $(RUNS) | $(STAMP)
-	$(BIN)/energy-model compare --results $(RESULTS)
+# Runs every scenario that changed (keeps going past a failing one), then prints the verdict
+# table once and writes the site; exits non-zero naming the scenarios that failed.
+FAILED := $(RESULTS)/.failed-scenarios
+scenarios: | $(STAMP)
+	@mkdir -p $(RESULTS) && rm -f $(FAILED)
+	@$(MAKE) --no-print-directory -s -k -f $(firstword $(MAKEFILE_LIST)) runs; status=$$?; \
+	  $(BIN)/energy-model compare --results $(RESULTS) || status=1; \
+	  if [ -s $(FAILED) ]; then \
+	    echo "make scenarios: $$(wc -l < $(FAILED)) scenario(s) failed: $$(sort $(FAILED) | tr '\n' ' ')" >&2; \
+	  fi; rm -f $(FAILED); exit $$status
+
+runs: $(RUNS)
 
 $(RESULTS)/%/run.json: scenarios/%.yaml $(NETWORK_INPUTS) $(PACKAGE_FILES) | $(STAMP)
-	$(BIN)/energy-model -v run $< --results $(RESULTS)
+	@$(BIN)/energy-model run $< --results $(RESULTS) --no-table || { echo $* >> $(FAILED); exit 1; }
 
 # Uncertainty sweeps (docs/sweeps.md): every sweeps/*.yaml on a local Dask cluster; resumes.
 sweeps: | $(STAMP)

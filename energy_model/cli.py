@@ -7,19 +7,21 @@ The only module that orchestrates the stages, configures logging and chooses exi
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import shutil
 import signal
 import sys
 import time
 import traceback
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from energy_model.exceptions import EnergyModelError, InputError
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Callable, Sequence
 
     import pandas as pd
 
@@ -29,12 +31,27 @@ EXIT_OK, EXIT_ERROR, EXIT_INPUT, EXIT_INFEASIBLE = 0, 1, 2, 3
 LOG_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
 
 
+class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg,unused-ignore]
+    """Writes to the *current* ``sys.stderr`` (the live progress line redirects it)."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    @property
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: Any) -> None:
+        del value
+
+
 def configure_logging(verbosity: int) -> None:
     """Console logging: warnings by default, ``-v`` info, ``-vv`` debug; ``-q`` errors only."""
     level = {-1: logging.ERROR, 0: logging.WARNING, 1: logging.INFO}.get(verbosity, logging.DEBUG)
     root = logging.getLogger()
     root.handlers.clear()
-    handler = logging.StreamHandler(sys.stderr)
+    handler = _StderrHandler()
     handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
     root.addHandler(handler)
     root.setLevel(logging.DEBUG)
@@ -66,23 +83,91 @@ def _input_paths(scenario_path: Path, network_dir: Path, project_root: Path) -> 
 
 
 def _prepare(scenario_path: Path, project_root: Path) -> tuple[Any, Any, Path]:
-    """Load and validate scenario + network, apply the scenario. Returns (sc, n, network_dir)."""
-    from energy_model.network import apply_scenario, load_network  # noqa: PLC0415
-    from energy_model.scenario import load_scenario, resolve_project_path  # noqa: PLC0415
+    """Load and validate scenario + network, apply the scenario. Returns (sc, n, network_dir).
 
+    A relative ``network:`` is taken from ``project_root`` (``--project-root``, by default the
+    parent of the scenario's folder). With a snapshot window, ``n.meta[WINDOW_SHARE_KEY]`` is
+    the window's share of the year (see :func:`scale_to_window`); ``sc`` is as written.
+    """
+    from energy_model.network import apply_scenario, load_network  # noqa: PLC0415
+    from energy_model.optimization.model import validate_solver_options  # noqa: PLC0415
+    from energy_model.scenario import load_scenario  # noqa: PLC0415
+
+    scenario_path = scenario_path.resolve()
     sc = load_scenario(scenario_path)
-    network_dir = resolve_project_path(scenario_path, sc.network)
+    validate_solver_options(sc.solver.options, file=scenario_path)
+    network_dir = Path(sc.network)
+    if not network_dir.is_absolute():
+        network_dir = (project_root / network_dir).resolve()
     if not network_dir.is_dir():
-        msg = f"network folder '{sc.network}' does not exist"
+        msg = f"network folder '{sc.network}' does not exist (looked for {network_dir})"
         raise InputError(msg, file=scenario_path, key="network")
     n = load_network(network_dir, sc.allow_custom_columns)
     n.meta["hourly_snapshots"] = [str(s) for s in n.snapshots]
+    year_hours = float(n.snapshot_weightings.generators.sum())
     apply_scenario(n, sc, file=scenario_path)
+    if sc.snapshots is not None and year_hours > 0:
+        n.meta[WINDOW_SHARE_KEY] = float(n.snapshot_weightings.generators.sum()) / year_hours
     return sc, n, network_dir
 
 
-def run_scenario(scenario_path: Path, project_root: Path, results_root: Path) -> Path:
-    """Run one scenario end to end into ``results_root/<name>/`` and return that folder."""
+#: Key of ``n.meta`` that holds the share of the network's year a snapshot window covers [-].
+WINDOW_SHARE_KEY = "window_share_of_year"
+
+
+def window_share(n: Any) -> float:
+    """Share of the network's year the optimised snapshots cover (1 without a window) [-]."""
+    return float(n.meta.get(WINDOW_SHARE_KEY, 1.0))
+
+
+def scale_to_window(sc: Any, share: float) -> Any:
+    """The scenario with its annual quantities scaled to a snapshot window's share of the year.
+
+    .. math:: E'_c = s \\, E_c, \\qquad s = \\sum_{t \\in W} w_t \\big/ \\sum_{t \\in Y} w_t
+
+    ==========  ==========================================================  =====
+    symbol      meaning                                                     unit
+    ==========  ==========================================================  =====
+    :math:`E_c` ``export_contracts[c].min_energy_twh``: annual contract      TWh
+    :math:`w_t` snapshot weighting of the network (``generators`` column)    h
+    :math:`W`   snapshots of the window; :math:`Y` every snapshot of the
+                network (its year)                                          –
+    :math:`s`   share of the year the window covers                         –
+    ==========  ==========================================================  =====
+
+    Export contracts are the scenario's only annual totals (demand is given hour by hour, so a
+    window takes its own hours). The scaled scenario is used for the solve and the accounting
+    (the green-contract rule counts the contracted volume); the result folder keeps the
+    scenario as written and ``run.json`` records ``window_share_of_year``.
+    """
+    if share >= 1.0 or not sc.export_contracts:
+        return sc
+    contracts = [
+        c.model_copy(update={"min_energy_twh": c.min_energy_twh * share}) for c in sc.export_contracts
+    ]
+    for before, after in zip(sc.export_contracts, contracts, strict=True):
+        logger.info(
+            "snapshot window covers %.2f %% of the year: export contract %s scaled from %.4g to "
+            "%.4g TWh",
+            100 * share, before.name, before.min_energy_twh, after.min_energy_twh,
+        )
+    return sc.model_copy(update={"export_contracts": contracts})
+
+
+def _no_stage(stage: str) -> None:
+    del stage
+
+
+def run_scenario(
+    scenario_path: Path,
+    project_root: Path,
+    results_root: Path,
+    on_stage: Callable[[str], None] = _no_stage,
+) -> Path:
+    """Run one scenario end to end into ``results_root/<name>/`` and return that folder.
+
+    ``on_stage`` is called with the name of each stage as it starts (the progress line).
+    """
     from energy_model import results  # noqa: PLC0415
     from energy_model.accounting import compute_verdicts  # noqa: PLC0415
     from energy_model.analysis.metrics import compute_metrics  # noqa: PLC0415
@@ -100,8 +185,11 @@ def run_scenario(scenario_path: Path, project_root: Path, results_root: Path) ->
 
     timer = results.StageTimer()
     mark = time.perf_counter()
+    run_date = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    on_stage("loading")
     sc, n, network_dir = _prepare(scenario_path, project_root)
     mark = timer.lap("load_and_validate", mark)
+    lock = results.ScenarioLock(results_root, sc.name).acquire()
     results.recover_interrupted(results_root, sc.name)
     tmp = results.temporary_dir(results_root, sc.name)
     handler = logging.FileHandler(tmp / results.LOG_FILE, encoding="utf-8")
@@ -110,14 +198,19 @@ def run_scenario(scenario_path: Path, project_root: Path, results_root: Path) ->
     logging.getLogger().addHandler(handler)
     try:
         logger.info("scenario %s: network %s, %d snapshots", sc.name, network_dir, len(n.snapshots))
-        result = solve_scenario(n, sc, project_root, log_file=tmp / "solver.log")
+        share = window_share(n)
+        solved_sc = scale_to_window(sc, share)
+        on_stage("solving")
+        result = solve_scenario(n, solved_sc, project_root, log_file=tmp / "solver.log")
         for stage, seconds in result.timings.items():
             timer.timings[stage] = round(seconds, 4)
         mark = time.perf_counter()
-        metrics = compute_metrics(n, sc, result, project_root)
-        check_shares(metrics, sc)
-        verdicts = compute_verdicts(metrics, sc)
+        on_stage("metrics")
+        metrics = compute_metrics(n, solved_sc, result, project_root)
+        check_shares(metrics, solved_sc)
+        verdicts = compute_verdicts(metrics, solved_sc)
         mark = timer.lap("metrics", mark)
+        on_stage("writing")
         (tmp / results.SCENARIO_FILE).write_text(scenario_to_yaml(sc), encoding="utf-8")
         results.write_metrics(tmp / results.METRICS_FILE, metrics)
         verdicts.to_csv(tmp / results.VERDICT_FILE, index=False, float_format="%.10g")
@@ -125,9 +218,7 @@ def run_scenario(scenario_path: Path, project_root: Path, results_root: Path) ->
         n.export_to_netcdf(tmp / results.NETWORK_FILE)
         _write_temperature(n, hourly, project_root, tmp)
         mark = timer.lap("write", mark)
-        solver_options = dict(result.solver_options)
-        if "log_file" in solver_options:  # the temporary folder is renamed: record it bundle-relative
-            solver_options["log_file"] = "solver.log"
+        solver_options = dict(result.solver_options)  # file options already bundle-relative
         record = RunRecord(
             scenario=sc.name,
             status="ok",
@@ -140,6 +231,8 @@ def run_scenario(scenario_path: Path, project_root: Path, results_root: Path) ->
             screening=result.screening,
             mix_iterations=result.mix_iterations,
             snapshots=len(n.snapshots),
+            window_share_of_year=round(share, 6),
+            run_date=run_date,
             versions=results.package_versions(),
             git_commit=results.git_commit(project_root),
             input_checksums=results.input_checksums(
@@ -149,6 +242,7 @@ def run_scenario(scenario_path: Path, project_root: Path, results_root: Path) ->
             timings_s=Timings(**timer.timings),
         )
         write_run_record(tmp / RUN_FILE, record)
+        on_stage("figures")
         _render_bundle(tmp, network=n)
         timer.lap("report", mark)
         record = record.model_copy(
@@ -159,10 +253,14 @@ def run_scenario(scenario_path: Path, project_root: Path, results_root: Path) ->
         logging.getLogger().removeHandler(handler)
         handler.close()
         shutil.rmtree(tmp, ignore_errors=True)
+        lock.release()
         raise
     logging.getLogger().removeHandler(handler)
     handler.close()
-    final = results.publish(tmp, results_root, sc.name)
+    try:
+        final = results.publish(tmp, results_root, sc.name)
+    finally:
+        lock.release()
     logger.info("wrote %s", final)
     return final
 
@@ -236,82 +334,290 @@ def _print_verdict_details(verdicts: pd.DataFrame) -> None:
 # Subcommands
 
 
-def cmd_validate(args: argparse.Namespace) -> int:
-    """Validate scenario files and network folders; warn about stale results."""
+class ScenarioProgress:
+    """The console line of each scenario.
+
+    On a terminal (``live``): a spinner with the scenario's current stage and elapsed time on
+    stderr, replaced by a one-line result when the scenario ends. Elsewhere (a log file, CI, ``make``
+    output piped on): only the one-line result. ``show=False`` prints nothing (``-q``,
+    ``--json``).
+    """
+
+    def __init__(self, *, live: bool, show: bool) -> None:
+        self.live = live and show
+        self.show = show
+        self._progress: Any = None
+        self._task: Any = None
+        self._name = ""
+        self._start = 0.0
+
+    def __enter__(self) -> ScenarioProgress:
+        if self.live:
+            from rich.console import Console  # noqa: PLC0415
+            from rich.progress import (  # noqa: PLC0415
+                Progress,
+                SpinnerColumn,
+                TextColumn,
+                TimeElapsedColumn,
+            )
+
+            self._progress = Progress(
+                SpinnerColumn(),
+                TextColumn("{task.description}"),
+                TimeElapsedColumn(),
+                console=Console(stderr=True, highlight=False),
+                transient=True,
+                redirect_stdout=False,
+                redirect_stderr=True,
+            )
+            self._progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+
+    def start(self, name: str) -> None:
+        """A scenario starts."""
+        self._name = name
+        self._start = time.perf_counter()
+        if self._progress is not None:
+            self._task = self._progress.add_task(f"{name}: loading", total=None)
+
+    def stage(self, stage: str) -> None:
+        """The running scenario enters ``stage``."""
+        if self._progress is not None and self._task is not None:
+            self._progress.update(self._task, description=f"{self._name}: {stage}")
+
+    def elapsed(self) -> float:
+        """Seconds since the running scenario started."""
+        return time.perf_counter() - self._start
+
+    def finish(self, line: str | None) -> None:
+        """The running scenario ended; print its one-line result (``None``: print nothing)."""
+        if self._progress is not None and self._task is not None:
+            self._progress.remove_task(self._task)
+            self._task = None
+        if not self.show or line is None:
+            return
+        if self._progress is not None:
+            self._progress.console.print(line, markup=False)
+        else:
+            sys.stdout.write(line + "\n")
+            sys.stdout.flush()
+
+
+def _error_kind(err: BaseException) -> str:
+    """``bad input`` / ``infeasible`` / ``error`` / ``unexpected error`` for a summary line."""
+    if isinstance(err, EnergyModelError):
+        return {EXIT_INPUT: "bad input", EXIT_INFEASIBLE: "infeasible"}.get(err.exit_code, "error")
+    return "unexpected error"
+
+
+def _error_text(err: BaseException) -> str:
+    """One line for an error (type name added for unexpected ones)."""
+    text = " ".join(str(err).split())
+    return text if isinstance(err, EnergyModelError) else f"{type(err).__name__}: {text}"
+
+
+def _exit_code(err: BaseException) -> int:
+    return err.exit_code if isinstance(err, EnergyModelError) else EXIT_ERROR
+
+
+def _finish_batch(what: str, failures: list[dict[str, Any]], total: int) -> int:
+    """Print the summary of failed items of a batch to stderr; return the batch's exit code.
+
+    The exit code is the failures' common code (2 bad input, 3 infeasible), else 1.
+    """
+    if not failures:
+        return EXIT_OK
+    listed = ", ".join(f"{f['name']} ({f['kind']})" for f in failures)
+    sys.stderr.write(f"{len(failures)} of {total} {what} failed: {listed}\n")
+    codes = {int(f["exit_code"]) for f in failures}
+    return codes.pop() if len(codes) == 1 else EXIT_ERROR
+
+
+def _write_json(payload: Any) -> None:
+    sys.stdout.write(json.dumps(payload, indent=2, default=str) + "\n")
+
+
+def _live(args: argparse.Namespace) -> bool:
+    """Whether to draw the live progress line: stderr is a terminal, not ``-q``/``--json``.
+
+    The line is drawn on stderr: while HiGHS runs, the process's stdout is sent to the solver
+    log (:func:`energy_model.optimization.model.run_highs`).
+    """
+    return not args.quiet and not getattr(args, "json", False) and sys.stderr.isatty()
+
+
+def _validate_one(path: Path, args: argparse.Namespace) -> str:
+    """Validate one scenario file or network folder; return the ``ok`` line."""
     from energy_model import results  # noqa: PLC0415
     from energy_model.network import load_network  # noqa: PLC0415
 
-    paths = [Path(p) for p in args.paths] or sorted(Path("scenarios").glob("*.yaml"))
-    if not paths:
-        msg = "nothing to validate: give scenario files or network folders"
-        raise InputError(msg, file=Path.cwd())
+    if path.is_dir():
+        load_network(path.resolve())
+        return f"ok  {path} (network)"
+    project_root = _project_root(path, args.project_root)
+    sc, _n, _ = _prepare(path, project_root)
+    result_dir = _results_root(project_root, args.results) / sc.name
+    if results.is_complete(result_dir):
+        changed = results.stale_inputs(result_dir, project_root)
+        if changed:
+            logger.warning(
+                "result %s is stale: %d input(s) changed since it was computed, e.g. %s",
+                result_dir, len(changed), changed[0],
+            )
+    return f"ok  {path}"
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    """Validate scenario files and network folders; warn about stale results.
+
+    Every path is checked; the ones that fail are listed at the end (exit code of the failures).
+    """
+    if args.paths:
+        paths = [Path(p) for p in args.paths]
+    else:
+        scenarios_dir = (Path(args.project_root) if args.project_root else Path.cwd()) / "scenarios"
+        paths = sorted(scenarios_dir.resolve().glob("*.yaml"))
+        if not paths:
+            msg = f"nothing to validate: no scenario files in {scenarios_dir.resolve()}"
+            raise InputError(msg, file=scenarios_dir.resolve())
+    outcomes: list[dict[str, Any]] = []
+    failures: list[dict[str, Any]] = []
     for path in paths:
-        if path.is_dir():
-            load_network(path)
-            sys.stdout.write(f"ok  {path} (network)\n")
+        try:
+            line = _validate_one(path, args)
+        except Exception as err:
+            if len(paths) == 1 and not args.json:
+                raise
+            failure = {"name": str(path), "kind": _error_kind(err), "exit_code": _exit_code(err)}
+            failures.append(failure)
+            outcomes.append({"path": str(path.resolve()), "ok": False, "error": _error_text(err)})
+            sys.stderr.write(f"{failure['kind']}: {_error_text(err)}\n")
             continue
-        project_root = _project_root(path, args.project_root)
-        sc, _n, _ = _prepare(path, project_root)
-        sys.stdout.write(f"ok  {path}\n")
-        result_dir = _results_root(project_root, args.results) / sc.name
-        if results.is_complete(result_dir):
-            changed = results.stale_inputs(result_dir, project_root)
-            if changed:
-                logger.warning(
-                    "result %s is stale: %d input(s) changed since it was computed, e.g. %s",
-                    result_dir, len(changed), changed[0],
-                )
-    return EXIT_OK
+        outcomes.append({"path": str(path.resolve()), "ok": True, "error": ""})
+        if not args.json and not args.quiet:
+            sys.stdout.write(line + "\n")
+    if args.json:
+        _write_json({"validated": outcomes, "failed": len(failures)})
+    return _finish_batch("inputs", failures, len(paths))
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    """Run one or more scenarios."""
+    """Run one or more scenarios; all are run, the failed ones are listed at the end."""
     import pandas as pd  # noqa: PLC0415
 
     verdicts = []
-    for scenario in args.scenarios:
-        path = Path(scenario)
-        project_root = _project_root(path, args.project_root)
-        results_root = _results_root(project_root, args.results)
-        final = run_scenario(path, project_root, results_root)
-        sys.stdout.write(f"wrote {final}\n")
-        verdicts.append(pd.read_csv(final / "verdict.csv", keep_default_na=False))
-    if verdicts:
+    outcomes: list[dict[str, Any]] = []
+    failures: list[dict[str, Any]] = []
+    single = len(args.scenarios) == 1 and not args.json
+    with ScenarioProgress(live=_live(args), show=not (args.quiet or args.json)) as progress:
+        for scenario in args.scenarios:
+            path = Path(scenario)
+            progress.start(path.stem)
+            try:
+                project_root = _project_root(path, args.project_root)
+                results_root = _results_root(project_root, args.results)
+                final = run_scenario(path, project_root, results_root, progress.stage)
+            except Exception as err:
+                progress.finish(None)
+                if single:
+                    raise
+                failure = {"name": path.stem, "kind": _error_kind(err), "exit_code": _exit_code(err)}
+                failures.append(failure)
+                outcomes.append(
+                    {"scenario": path.stem, "file": str(path.resolve()), "status": "failed",
+                     "exit_code": failure["exit_code"], "error": _error_text(err),
+                     "seconds": round(progress.elapsed(), 1)}
+                )
+                sys.stderr.write(f"{failure['kind']}: {_error_text(err)}\n")
+                continue
+            frame = pd.read_csv(final / "verdict.csv", keep_default_na=False)
+            verdicts.append(frame)
+            outcomes.append(
+                {"scenario": final.name, "file": str(path.resolve()), "status": "ok",
+                 "result_dir": str(final), "seconds": round(progress.elapsed(), 1),
+                 "verdicts": frame.to_dict(orient="records")}
+            )
+            progress.finish(f"done  {final.name}  {progress.elapsed():.0f} s  {final}")
+    if args.json:
+        _write_json({"runs": outcomes, "failed": len(failures)})
+    elif verdicts and not args.no_table:
         _print_table("Renewable-share verdict", _verdict_display(pd.concat(verdicts)))
-    return EXIT_OK
+    return _finish_batch("scenarios", failures, len(args.scenarios))
+
+
+def _complete_dirs(results_root: Path) -> list[Path]:
+    """Complete scenario folders under ``results_root`` (sorted)."""
+    from energy_model import results  # noqa: PLC0415
+
+    if not results_root.is_dir():
+        return []
+    return sorted(d for d in results_root.iterdir() if d.is_dir() and results.is_complete(d))
+
+
+def _results_root_of(args: argparse.Namespace) -> Path:
+    """``--results``, else ``<--project-root>/results``, else ``./results`` (absolute)."""
+    return _results_root(_site_project_root(args), args.results)
+
+
+def _site_project_root(args: argparse.Namespace) -> Path:
+    """Project folder of ``report``/``compare``: ``--project-root``, else the current folder."""
+    return Path(args.project_root).resolve() if args.project_root else Path.cwd()
 
 
 def cmd_report(args: argparse.Namespace) -> int:
     """Re-render figures and HTML from saved results, without solving."""
-    from energy_model import results  # noqa: PLC0415
-
-    results_root = Path(args.results or "results").resolve()
-    dirs = sorted(d for d in results_root.iterdir() if d.is_dir() and results.is_complete(d)) \
-        if results_root.is_dir() else []
+    results_root = _results_root_of(args)
+    dirs = _complete_dirs(results_root)
     for result_dir in dirs:
         _render_bundle(result_dir)
-        sys.stdout.write(f"rendered {result_dir}\n")
-    return _compare(results_root, dirs)
+        if not args.quiet:
+            sys.stdout.write(f"rendered {result_dir}\n")
+    project_root = _site_project_root(args)
+    return _compare(
+        results_root,
+        dirs,
+        as_json=False,
+        docs_dir=project_root / "docs",
+        observed_dir=project_root / "data" / "observed",
+    )
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
     """Table across scenarios: verdicts and key metrics; writes results/summary.csv."""
-    from energy_model import results  # noqa: PLC0415
+    results_root = _results_root_of(args)
+    docs_dir = _site_project_root(args) / "docs"
+    return _compare(
+        results_root,
+        _complete_dirs(results_root),
+        as_json=args.json,
+        docs_dir=docs_dir,
+        observed_dir=_site_project_root(args) / "data" / "observed",
+    )
 
-    results_root = Path(args.results or "results").resolve()
-    dirs = sorted(d for d in results_root.iterdir() if d.is_dir() and results.is_complete(d)) \
-        if results_root.is_dir() else []
-    return _compare(results_root, dirs)
 
-
-def _compare(results_root: Path, dirs: list[Path]) -> int:
+def _compare(
+    results_root: Path,
+    dirs: list[Path],
+    *,
+    as_json: bool,
+    docs_dir: Path | None = None,
+    observed_dir: Path | None = None,
+) -> int:
     import pandas as pd  # noqa: PLC0415
 
     from energy_model import results  # noqa: PLC0415
     from energy_model.records import read_run_record  # noqa: PLC0415
 
     if not dirs:
-        sys.stdout.write(f"no complete results under {results_root}\n")
+        if as_json:
+            _write_json({"results": str(results_root), "verdicts": [], "summary": None, "site": None})
+        else:
+            where = "" if results_root.is_dir() else " (the folder does not exist)"
+            sys.stdout.write(f"no complete results under {results_root}{where}\n")
         return EXIT_OK
     summary_rows = []
     verdicts = []
@@ -332,7 +638,17 @@ def _compare(results_root: Path, dirs: list[Path]) -> int:
     from energy_model.site import write_site_index  # noqa: PLC0415
 
     render_comparison(results_root, dirs)
-    index = write_site_index(results_root)
+    if observed_dir is not None:
+        from energy_model.report.validation import write_validation_page  # noqa: PLC0415
+
+        write_validation_page(results_root, observed_dir, dirs)
+    index = write_site_index(results_root, docs_dir if docs_dir is not None and docs_dir.is_dir() else None)
+    if as_json:
+        _write_json(
+            {"results": str(results_root), "verdicts": verdict.to_dict(orient="records"),
+             "summary": str(results_root / "summary.csv"), "site": str(index)}
+        )
+        return EXIT_OK
     _print_table("Renewable-share verdict (all scenarios)", _verdict_display(verdict))
     _print_verdict_details(verdict)
     sys.stdout.write(f"\nsummary: {results_root / 'summary.csv'}\nsite: {index}\n")
@@ -346,8 +662,11 @@ def cmd_crosscheck(args: argparse.Namespace) -> int:
     path = Path(args.scenario)
     project_root = _project_root(path, args.project_root)
     sc, n, _ = _prepare(path, project_root)
-    outcome = run_crosscheck(n, sc, project_root)
-    sys.stdout.write(f"{outcome.summary()}\n")
+    outcome = run_crosscheck(n, scale_to_window(sc, window_share(n)), project_root)
+    folder = _results_root(project_root, args.results) / "crosscheck"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"{sc.name}.txt").write_text(f"{outcome.summary()}\n", encoding="utf-8")
+    sys.stdout.write(f"wrote {folder / f'{sc.name}.txt'}\n{outcome.summary()}\n")
     return EXIT_OK if getattr(outcome, "ok", False) else EXIT_ERROR
 
 
@@ -390,47 +709,133 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_pathway(args: argparse.Namespace) -> int:
+    """Least-cost pathway over investment periods (docs/pathway.md): solve and write the bundle."""
+    from energy_model.pathway.runner import run_pathway  # noqa: PLC0415
+
+    spec = Path(args.spec)
+    project_root = _project_root(spec, args.project_root)
+    folder = run_pathway(spec, _results_root(project_root, args.results), project_root)
+    sys.stdout.write(f"pathway written to {folder} (page: {folder / 'index.html'})\n")
+    return EXIT_OK
+
+
+#: Example shown at the end of each subcommand's ``--help``.
+EXAMPLES: dict[str, str] = {
+    "": "  energy-model run scenarios/plan-2022.yaml\n"
+    "  energy-model compare -v\n"
+    "  energy-model SUBCOMMAND --help",
+    "validate": "  energy-model validate scenarios/*.yaml\n"
+    "  energy-model validate networks/zhangjiakou --json",
+    "run": "  energy-model run scenarios/plan-2022.yaml\n"
+    "  energy-model run scenarios/*.yaml --results /data/results -v\n"
+    "  energy-model run scenarios/plan-2022.yaml --json > run.json",
+    "report": "  energy-model report --results results",
+    "compare": "  energy-model compare\n  energy-model compare --results results --json",
+    "crosscheck": "  energy-model crosscheck scenarios/plan-2022.yaml",
+    "sweep": "  energy-model sweep sweeps/plan-2022-uncertainty.yaml --samples 64 --time segment:876",
+    "pathway": "  energy-model pathway pathways/pathway-2035.yaml --results results",
+}
+
+
+def _version_text() -> str:
+    """``energy-model X (pypsa …, linopy …, highspy …, python …)`` without importing them."""
+    from importlib import metadata  # noqa: PLC0415
+
+    def version(name: str) -> str:
+        try:
+            return metadata.version(name)
+        except metadata.PackageNotFoundError:
+            return "not installed"
+
+    parts = ", ".join(f"{name} {version(name)}" for name in ("pypsa", "linopy", "highspy"))
+    return f"energy-model {version('energy_model')} ({parts}, python {sys.version.split()[0]})"
+
+
+def _common_options(*, with_defaults: bool, paths: bool) -> argparse.ArgumentParser:
+    """Options accepted before and after the subcommand (an argparse parent parser).
+
+    The main parser holds the defaults; the subcommands' copies default to ``SUPPRESS`` so that
+    an option given before the subcommand is not reset by the subcommand's parser.
+    """
+
+    def default(value: object) -> object:
+        return value if with_defaults else argparse.SUPPRESS
+
+    parent = argparse.ArgumentParser(add_help=False)
+    group = parent.add_argument_group("common options (before or after the subcommand)")
+    group.add_argument(
+        "-v", "--verbose", action="count", default=default(0),
+        help="log progress (-v: info, -vv: debug); default: warnings only",
+    )
+    group.add_argument("-q", "--quiet", action="store_true", default=default(False), help="errors only")
+    group.add_argument("--debug", action="store_true", default=default(False), help="show tracebacks")
+    if paths:
+        group.add_argument(
+            "--results", default=default(None), help="results folder (default: <project>/results)"
+        )
+        group.add_argument(
+            "--project-root", default=default(None),
+            help="project folder: resolves a scenario's 'network:' and the data/ tables "
+            "(default: parent of the scenario's folder; for report/compare the current folder)",
+        )
+    return parent
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``energy-model``."""
+    formatter = argparse.RawDescriptionHelpFormatter
     parser = argparse.ArgumentParser(
         prog="energy-model",
         description="Zhangjiakou renewable scenario engine: PyPSA + HiGHS, renewable-share verdicts.",
+        epilog="examples:\n" + EXAMPLES[""],
+        formatter_class=formatter,
+        parents=[_common_options(with_defaults=True, paths=True)],
     )
-    parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output")
-    parser.add_argument("-q", "--quiet", action="store_true", help="only errors")
-    parser.add_argument("--debug", action="store_true", help="show tracebacks")
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser.add_argument("--version", action="version", version=_version_text())
+    sub = parser.add_subparsers(dest="command", required=True, metavar="SUBCOMMAND")
+    with_paths = [_common_options(with_defaults=False, paths=True)]
 
-    def common(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--results", help="results folder (default: <project>/results)")
-        p.add_argument("--project-root", help="project folder (default: parent of scenarios/)")
+    def add(name: str, text: str, parents: list[argparse.ArgumentParser]) -> argparse.ArgumentParser:
+        return sub.add_parser(
+            name, help=text, description=text, parents=parents, formatter_class=formatter,
+            epilog="example:\n" + EXAMPLES[name],
+        )
 
-    p = sub.add_parser("validate", help="validate scenario files and network folders")
+    def json_option(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--json", action="store_true", help="machine-readable output on stdout")
+
+    p = add("validate", "validate scenario files and network folders", with_paths)
     p.add_argument(
         "paths", nargs="*", help="scenario YAML files or network folders (default: scenarios/*.yaml)"
     )
-    common(p)
+    json_option(p)
     p.set_defaults(func=cmd_validate)
 
-    p = sub.add_parser("run", help="solve scenarios and write results/<scenario>/")
-    p.add_argument("scenarios", nargs="+", help="scenario YAML files")
-    common(p)
+    p = add("run", "solve scenarios and write results/<scenario>/", with_paths)
+    p.add_argument("scenarios", nargs="+", help="scenario YAML files (all are run)")
+    json_option(p)
+    p.add_argument(
+        "--no-table", action="store_true",
+        help="do not print the verdict table (make scenarios prints it once, at the end)",
+    )
     p.set_defaults(func=cmd_run)
 
-    p = sub.add_parser("report", help="re-render figures and HTML from saved results")
-    common(p)
+    p = add("report", "re-render figures and HTML from saved results", with_paths)
     p.set_defaults(func=cmd_report)
 
-    p = sub.add_parser("compare", help="table across scenarios; writes results/summary.csv")
-    common(p)
+    p = add("compare", "table across scenarios; writes results/summary.csv and the site", with_paths)
+    json_option(p)
     p.set_defaults(func=cmd_compare)
 
-    p = sub.add_parser("crosscheck", help="compare PyPSA's optimum with an independent Pyomo LP")
+    p = add("crosscheck", "compare PyPSA's optimum with an independent Pyomo LP", with_paths)
     p.add_argument("scenario", help="scenario YAML file")
-    common(p)
     p.set_defaults(func=cmd_crosscheck)
 
-    p = sub.add_parser("sweep", help="uncertainty sweep of a scenario on Dask (sweeps/<name>.yaml)")
+    p = add(
+        "sweep", "uncertainty sweep of a scenario on Dask (sweeps/<name>.yaml)",
+        [_common_options(with_defaults=False, paths=False)],
+    )
     p.add_argument("spec", help="sweep YAML file")
     p.add_argument("--samples", type=int, help="model-run budget (default: the file's 'samples')")
     p.add_argument("--time", help="time resolution METHOD:VALUE, e.g. segment:876, resample:3, hourly")
@@ -438,6 +843,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--scheduler", help="address of a running Dask scheduler, e.g. tcp://host:8786")
     p.add_argument("--out", help="output folder (default: <project>/results/sweeps/<name>/)")
     p.set_defaults(func=cmd_sweep)
+
+    p = add("pathway", "least-cost pathway over investment periods (pathways/<name>.yaml)", with_paths)
+    p.add_argument("spec", help="pathway YAML file")
+    p.set_defaults(func=cmd_pathway)
     return parser
 
 
@@ -460,8 +869,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         kind = "error" if err.exit_code != EXIT_INFEASIBLE else "infeasible"
         sys.stderr.write(f"{kind}: {err}\n")
         return err.exit_code
-    except KeyboardInterrupt:
-        sys.stderr.write("interrupted: no result was changed\n")
+    except KeyboardInterrupt as err:
+        outcome = getattr(err, "outcome", "no result was changed")
+        sys.stderr.write(f"interrupted: {outcome}\n")
         return 130
     except Exception as err:  # noqa: BLE001 - last resort: one line, exit 1
         if args.debug:

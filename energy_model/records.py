@@ -98,6 +98,11 @@ class RunRecord(_Record):
     """Steps of the mix-ratio iteration of enforced final-energy targets (objective, fixed and
     achieved mix ratio and share per target); empty when nothing is enforced."""
     snapshots: int
+    window_share_of_year: float = 1.0
+    """Share of the network's year the optimised snapshots cover (a ``snapshots:`` window) [-];
+    the annual export contracts were scaled by it. 1 for a full year."""
+    run_date: str = ""
+    """When the run started, UTC, ISO 8601 (``2026-01-31T12:00:00Z``); empty in older records."""
     versions: dict[str, str]
     """Versions of Python and of the packages that determine a result."""
     git_commit: str

@@ -127,3 +127,108 @@ def test_engine_matches_plain_pypsa_on_model_energy(tmp_path):
                                    log_to_console=False)
     assert condition == "optimal"
     assert engine == pytest.approx(n.objective, rel=1e-6)
+
+
+# --------------------------------------------------------------------------------------
+# Console: options anywhere, quiet solver, batches, JSON, paths, snapshot windows
+
+
+def test_options_after_the_subcommand_and_no_solver_banner_on_the_console(make_project, tmp_path, capfd):
+    """Options work after the subcommand; the console shows one line per scenario and the
+    verdict table, never HiGHS's banner, which goes to solver.log."""
+    path = make_project("targets: [{name: toy_target, min_share: 0.2, source: test}]\n")
+    results = tmp_path / "results"
+    assert run_cli("run", str(path), "--results", str(results)) == 0
+    out, err = capfd.readouterr()
+    assert "Running HiGHS" not in out + err
+    assert "Running HiGHS" in (results / "toy-2022" / "solver.log").read_text()
+    lines = out.strip().splitlines()
+    assert lines[0].startswith("done  toy-2022") and lines[0].endswith(str(results / "toy-2022"))
+    assert sum("toy_target" in line for line in lines) == 1  # the verdict table, once
+    assert err == ""  # nothing logged at the default level
+    run = json.loads((results / "toy-2022" / "run.json").read_text())
+    assert run["window_share_of_year"] == 1.0
+    assert run["run_date"].endswith("Z")
+    # -q and --results before the subcommand: errors only
+    assert run_cli("-q", "--results", str(results), "validate", str(path)) == 0
+    out, err = capfd.readouterr()
+    assert out == "" and err == ""
+
+
+def test_run_and_validate_process_every_scenario_then_report_failures(make_project, tmp_path, capsys):
+    good = make_project()
+    bad = make_project("yaer: 2023\n", name="toy-bad")
+    results = tmp_path / "results"
+    assert run_cli("run", str(bad), str(good), "--results", str(results), "--json") == 2
+    captured = capsys.readouterr()
+    payload = json.loads(captured.out)
+    assert [r["status"] for r in payload["runs"]] == ["failed", "ok"]
+    assert payload["failed"] == 1
+    assert payload["runs"][0]["exit_code"] == 2 and "key 'yaer'" in payload["runs"][0]["error"]
+    assert payload["runs"][1]["result_dir"] == str(results / "toy-2022")
+    assert "1 of 2 scenarios failed: toy-bad (bad input)" in captured.err
+    assert (results / "toy-2022" / "run.json").is_file()
+
+    assert run_cli("validate", str(bad), str(good), "--results", str(results)) == 2
+    captured = capsys.readouterr()
+    assert f"ok  {good}" in captured.out
+    assert "1 of 2 inputs failed" in captured.err and str(bad) in captured.err
+
+    assert run_cli("compare", "--results", str(results), "--json") == 0
+    payload = json.loads(capsys.readouterr().out)
+    assert payload["site"] == str(results / "index.html")
+    assert payload["results"] == str(results)
+
+
+def test_project_root_resolves_the_network_and_not_found_names_the_path(make_project, tmp_path, capsys):
+    project = make_project().parent.parent
+    elsewhere = tmp_path / "elsewhere" / "toy-2022.yaml"
+    elsewhere.parent.mkdir()
+    elsewhere.write_text("network: networks/toy\nyear: 2022\n", encoding="utf-8")
+    assert run_cli("validate", str(elsewhere), "--project-root", str(project)) == 0
+    assert run_cli("validate", str(elsewhere)) == 2
+    err = capsys.readouterr().err
+    assert str((tmp_path / "networks" / "toy").resolve()) in err  # the absolute path it tried
+    assert str(elsewhere.resolve()) in err
+
+
+def test_snapshot_window_scales_annual_export_contracts(make_project, tmp_path):
+    """Two of the toy's four hours: a 150 MWh/yr contract becomes 75 MWh for the window.
+
+    Unscaled it would be infeasible (at most 2 h x 50 MW x 0.9 = 90 MWh can be delivered); scaled,
+    exporting is unprofitable (coal 300 CNY/MWh > market 100), so exactly 75 MWh are delivered:
+    75 / 0.9 MWh withdrawn at the local end.
+    """
+    path = make_project(
+        "snapshots: {start: '2022-01-01 00:00', end: '2022-01-01 01:00'}\n"
+        "export_contracts: [{name: beijing, links: [corridor], min_energy_twh: 0.00015}]\n"
+    )
+    results = tmp_path / "results"
+    assert run_cli("run", str(path), "--results", str(results)) == 0
+    bundle = results / "toy-2022"
+    run = json.loads((bundle / "run.json").read_text())
+    assert run["window_share_of_year"] == pytest.approx(0.5)
+    assert "min_energy_twh: 0.00015" in (bundle / "scenario.yaml").read_text()  # as written
+    assert "50.00 % of the year: export contract beijing scaled from 0.00015 to 7.5e-05 TWh" in (
+        bundle / "log.txt"
+    ).read_text()
+    metrics = pd.read_csv(bundle / "metrics.csv", keep_default_na=False)
+    export = metrics.query("metric == 'export' and variant == 'corridor'")
+    assert export.value.item() == pytest.approx(75 / 0.9 / 1e6, rel=1e-6)
+
+
+def test_version_and_an_example_in_every_help(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        run_cli("--version")
+    assert exit_info.value.code == 0
+    assert capsys.readouterr().out.startswith("energy-model ")
+    from energy_model.cli import build_parser
+
+    parser = build_parser()
+    subcommands = parser._subparsers._group_actions[0].choices
+    assert {"validate", "run", "report", "compare", "crosscheck", "sweep"} <= set(subcommands)
+    for name, sub in subcommands.items():
+        text = sub.format_help()
+        assert "example:" in text and f"energy-model {name}" in text, name
+        if name != "sweep":
+            assert "--project-root" in text and "--results" in text, name

@@ -42,6 +42,7 @@ from energy_model.report import (
     scenario_results,
     series,
     style,
+    wording,
 )
 from energy_model.tables import ATTRIBUTIONS, DEFAULT_ATTRIBUTION
 
@@ -287,7 +288,9 @@ def test_plot_export_duration(network: pypsa.Network, styles: pd.DataFrame) -> N
     line = ax.get_lines()[0]
     assert line.get_xdata()[-1] == pytest.approx(192.0)  # hours represented by the toy
     assert line.get_ydata()[0] == pytest.approx(network.links_t.p0["zjk_beijing_hvdc"].max() / 1e3)
-    assert fig.legends[0].get_texts()[0].get_text() == "zjk_beijing_hvdc (Export HVDC)"
+    assert fig.legends[0].get_texts()[0].get_text() == "Zjk – Beijing (Export HVDC)"
+    rating = network.links.at["zjk_beijing_hvdc", "p_nom_opt"] / 1e3  # dotted line at the rating
+    assert any(list(line.get_ydata()) == [rating, rating] and line.get_linestyle() == ":" for line in ax.get_lines())
 
 
 def test_plot_heat_with_and_without_temperature(network: pypsa.Network, styles: pd.DataFrame) -> None:
@@ -325,7 +328,9 @@ def test_plot_renewable_share(metrics: pd.DataFrame) -> None:
     target_lines = [line.get_ydata()[0] for line in ax.get_lines()]
     assert sorted(target_lines) == pytest.approx([30.0, 95.0])
     legend = [t.get_text() for t in fig.legends[0].get_texts()]
-    assert "Target b (electricity): 95 %" in legend
+    assert "Goal: 95 % of local electricity consumption" in legend
+    assert "Headline (annual generation mix)" in legend
+    assert not any("_" in text or "|" in text for text in legend)  # names, not ids
 
 
 def test_share_table_bounds(metrics: pd.DataFrame) -> None:
@@ -596,7 +601,9 @@ def test_empty_bundles_skip_every_figure_without_errors(
     assert {p.name for p in written} == {"metrics.csv", "verdicts.csv"}
     assert "WARNING" not in [record.levelname for record in caplog.records]
     page = site.write_scenario_page(folder)
-    assert "No figures were rendered" in page.read_text(encoding="utf-8")
+    html = page.read_text(encoding="utf-8")
+    assert "No figures were rendered" in html
+    assert "Not drawn (no data to show)" in html and "State of charge" not in html.split("Not drawn")[0]
 
 
 def test_share_variants_parse_any_attribution_rule() -> None:
@@ -793,3 +800,114 @@ def test_importing_the_report_changes_no_matplotlib_setting() -> None:
         "sys.exit(0 if read() == before else 1)\n"
     )
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
+
+
+# --- plain words on the site (report.wording) ------------------------------------------------
+
+#: A verdict row as compute_verdicts writes it, and the share rows behind it [%].
+PLAN_VERDICT = {
+    "scenario": "plan-2022", "target": "final_energy_2022", "kind": "goal",
+    "indicator": "final_energy", "variant": "coal_equivalent|annual_mix", "enforced": False,
+    "target_share": 0.3, "achieved_share": 0.304, "margin_pp": 0.4, "status": "PASS",
+    "robust_status": "DEPENDS ON ACCOUNTING", "robust_detail": "FAIL under green_contract (-8.15 pp)",
+}
+PLAN_SHARES = pd.DataFrame(
+    {
+        "metric": ["renewable_share"] * 3,
+        "variant": ["coal_equivalent|annual_mix", "coal_equivalent|green_contract", "calorific|green_contract"],
+        "carrier": "", "bus": "", "value": [30.35, 21.85, 16.4], "unit": "%",
+    }
+)
+
+
+def test_verdict_sentence_names_share_target_margin_and_the_rule_that_changes_it() -> None:
+    sentence = wording.verdict_sentence(PLAN_VERDICT, PLAN_SHARES)
+    assert sentence == (
+        "plan-2022 reaches 30.4\u00a0% of final energy from renewables against a 30\u00a0% target: "
+        "PASS by 0.4\u00a0pp; fails if green contracts are counted first (21.9\u00a0%)."
+    )
+    robust = dict(PLAN_VERDICT, robust_status="PASS under every rule", robust_detail="")
+    assert wording.verdict_sentence(robust).endswith("the same under every defensible accounting rule.")
+    failing = dict(PLAN_VERDICT, status="FAIL", margin_pp=-1.0, achieved_share=0.29,
+                   robust_detail="PASS under hourly_mix (+0.50 pp)")
+    assert "FAIL by 1.0\u00a0pp; passes if renewables are attributed hour by hour" in wording.verdict_sentence(failing)
+
+
+def test_calibration_sentence_says_it_is_not_a_goal() -> None:
+    row = dict(PLAN_VERDICT, scenario="baseline-2018", target="final_energy_2018", kind="calibration",
+               target_share=0.23, achieved_share=0.269, margin_pp=3.9, status="OFF",
+               robust_status="OFF under every rule", robust_detail="")
+    sentence = wording.verdict_sentence(row)
+    assert sentence.startswith("baseline-2018 (calibration year) gives 26.9\u00a0% of final energy")
+    assert "against the 23\u00a0% reported: OFF by 3.9\u00a0pp" in sentence and "not a goal" in sentence
+    assert wording.target_name(row, 2018) == "2018 statistics (calibration): 23 % of final energy"
+    assert wording.target_name(PLAN_VERDICT, 2022) == "2022 goal: 30 % of final energy"
+
+
+def test_names_replace_ids() -> None:
+    assert wording.variant_name("coal_equivalent|annual_mix") == (
+        "annual generation mix, electricity valued coal-equivalent"
+    )
+    assert wording.variant_name("green_contract") == "green contracts counted first"
+    assert wording.failing_rules("FAIL under green_contract (-8.15 pp); FAIL under hourly_mix (-0.20 pp)") == [
+        ("FAIL", "green_contract", -8.15), ("FAIL", "hourly_mix", -0.2)
+    ]
+
+
+def test_cost_breakdown_sign_convention() -> None:
+    """capex 20 + opex (7 fuel, -12 export sales) = 15 bn net; objective reported beside it."""
+    metrics = pd.DataFrame(
+        {
+            "metric": ["capex", "capex", "opex", "opex", "opex"],
+            "variant": "Generator", "carrier": ["onwind", "coal", "coal", "export_market", "export_market"],
+            "bus": "", "value": [12e9, 8e9, 7e9, -9e9, -3e9], "unit": "CNY/yr",
+        }
+    )
+    lines = {line.label: line.value_bn for line in wording.cost_breakdown(metrics, objective_cny=-9.07e9)}
+    assert lines == pytest.approx(
+        {"Capital cost": 20.0, "Operating cost": 7.0, "Export revenue": 12.0, "Net system cost": 15.0,
+         "Optimisation objective": -9.07}
+    )
+    assert wording.cost_breakdown(metrics.iloc[0:0]) == []
+
+
+def test_pages_show_names_cost_and_footer_not_raw_ids(site_tree: Path) -> None:
+    index = (site_tree / "index.html").read_text(encoding="utf-8")
+    page = (site_tree / "solved_toy" / "index.html").read_text(encoding="utf-8")
+    for html in (index, page):
+        assert '<ul class="answer">' in html
+        assert "solved_toy reaches" in html
+        assert "coal_equivalent|annual_mix" not in html and "final_energy_2022" not in html
+        assert "2022 goal: 30 % of final energy" in html
+        assert "<footer>" in html and "commit" in html
+        assert '<div class="scroll"><table>' in html
+    assert '<h2 id="cost">Cost</h2>' in page and "Export revenue" in page and "subtracted" in page
+    # the share-against-target figure comes right after the sentences, before the tables
+    assert index.index('<ul class="answer">') < index.index("comparison/shares.png") < index.index("<table>")
+    assert page.index('<ul class="answer">') < page.index("figures/renewable_share.png") < page.index("<table>")
+
+
+def test_site_links_copied_docs(tmp_path: Path) -> None:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "glossary.md").write_text("# Glossary\n", encoding="utf-8")
+    links = site.copy_docs(tmp_path / "results", docs)
+    assert links == {"docs/glossary.md": "glossary"}
+    assert (tmp_path / "results" / "docs" / "glossary.md").read_text(encoding="utf-8") == "# Glossary\n"
+    assert site.copy_docs(tmp_path / "results", None) == {}
+
+
+def test_empty_curtailment_heatmap_is_omitted_with_the_reason(network: pypsa.Network, styles: pd.DataFrame, tmp_path: Path) -> None:
+    n = network.copy()
+    variable = n.generators.index[n.generators.carrier.isin(["onwind", "solar"])]
+    n.generators_t.p[variable] = n.generators_t.p_max_pu[variable] * n.generators.p_nom_opt[variable]
+    with pytest.raises(catalog.MissingDataError, match="no wind or solar output was curtailed"):
+        figures.plot_curtailment_heatmap(n, local_buses(n, REGION), styles)
+    folder = tmp_path / "figures"
+    folder.mkdir()
+
+    def build() -> Figure:
+        raise catalog.MissingDataError("no wind or solar output was curtailed")
+
+    assert rendering.render_figure(folder, "curtailment_heatmap", build) == []
+    assert catalog.omitted_reason(folder, "curtailment_heatmap") == "no wind or solar output was curtailed"

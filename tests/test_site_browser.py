@@ -1,13 +1,21 @@
 """The published bundle in a real headless browser (Debian ``chromium`` + ``chromium-driver``).
 
-Builds ``results/`` from the stored solved toy (two scenarios, comparison, index), serves the
-*parent* folder with a local ``http.server`` on 127.0.0.1 so the site lives under ``/results/``
-(relative links must work below any prefix), then crawls every page of the site:
+Builds ``results/`` with the engine itself: the synthetic two-region toy of
+``tests/data/solved_toy/make_solved_toy.py`` (wind, solar, coal, battery, heat pump, hot-water
+tank, an export corridor) is written as a network CSV folder into a throw-away project with a
+toy final-energy table, and ``energy-model run`` solves two scenarios (a plan year with a 30 %
+goal and a green export contract, a calibration year) with the real accounting, then
+``energy-model compare`` writes the site. The *parent* folder is served with a local
+``http.server`` on 127.0.0.1 so the site lives under ``/results/`` (relative links must work below
+any prefix), and the test crawls every page of the site:
 
 * the page loads (HTTP 200, expected title);
 * every image has loaded (``complete`` and ``naturalWidth > 0``);
 * every link (``href``/``src``) is relative and resolves with HTTP 200;
-* the browser console has no errors.
+* the browser console has no errors;
+
+and checks the first screen of the index at phone widths (420 and 390 CSS px): one verdict
+sentence per target built from ``verdict.csv``, no horizontal overflow of the page, no raw ids.
 
 Without chromium or chromedriver the test is skipped with the reason, except when the
 environment sets ``CI=true``: there a missing browser is a failure.
@@ -17,8 +25,10 @@ from __future__ import annotations
 
 import functools
 import http.server
+import logging
 import os
 import shutil
+import sys
 import threading
 import time
 import urllib.error
@@ -27,13 +37,14 @@ from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urldefrag, urljoin, urlsplit
 
+import pandas as pd
 import pytest
 
-from energy_model import site
-from energy_model.report import catalog, rendering
+from energy_model.cli import main
 
 pytestmark = pytest.mark.browser
 
+ROOT = Path(__file__).parent.parent
 TOY = Path(__file__).parent / "data" / "solved_toy"
 BROWSER_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 CHROMIUM_FLAGS = (
@@ -72,25 +83,71 @@ def _find_browser() -> tuple[str, str]:
     return str(browser), str(driver)
 
 
+def _write_toy_project(project: Path) -> list[Path]:
+    """A project with the synthetic toy network, toy final-energy data and two scenarios."""
+    sys.path.insert(0, str(TOY))
+    try:
+        from make_solved_toy import build_toy  # type: ignore[import-not-found]
+    finally:
+        sys.path.remove(str(TOY))
+    (project / "scenarios").mkdir(parents=True)
+    (project / "data").mkdir()
+    n = build_toy()
+    del n._toy_temperature
+    (project / "networks" / "toy").mkdir(parents=True)
+    n.export_to_csv_folder(project / "networks" / "toy")
+    shutil.copy(ROOT / "data" / "coal_equivalent_factor.csv", project / "data")
+    (project / "data" / "final_energy.csv").write_text(TOY_FINAL_ENERGY, encoding="utf-8")
+    paths = []
+    for name, text in TOY_SCENARIOS.items():
+        path = project / "scenarios" / f"{name}.yaml"
+        path.write_text(text, encoding="utf-8")
+        paths.append(path)
+    return paths
+
+
+#: Non-electric final energy of the toy region [Mtce]: invented test values of the order of the
+#: toy's electricity use (192 h of about 80 MW ≈ 4,600 tce coal-equivalent).
+TOY_FINAL_ENERGY = """year,sector,fuel,renewable,value_mtce,source
+2022,industry,coal,false,0.003,toy value for tests: 3000 tce of industrial coal
+2022,households,biomass,true,0.0005,toy value for tests: 500 tce of biomass
+2018,industry,coal,false,0.003,toy value for tests: 3000 tce of industrial coal
+2018,households,biomass,true,0.0005,toy value for tests: 500 tce of biomass
+"""
+
+TOY_SCENARIOS = {
+    "toy-2022": "description: 'Toy plan year: 30 % goal, green export contract (invented numbers).'\n"
+    "network: networks/toy\nyear: 2022\n"
+    "targets: [{name: final_energy_2022, indicator: final_energy, min_share: 0.30, source: test}]\n"
+    "export_contracts: [{name: beijing_green, links: [zjk_beijing_hvdc], min_energy_twh: 0.008,"
+    " renewable_only: true}]\n",
+    "toy-2018": "description: Toy calibration year (invented numbers).\n"
+    "network: networks/toy\nyear: 2018\n"
+    "targets: [{name: final_energy_2018, kind: calibration, indicator: final_energy,"
+    " min_share: 0.23, source: test statistics}]\n",
+}
+
+
 @pytest.fixture(scope="module")
-def served_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """Build the bundle, serve its parent folder, yield the URL of ``results/index.html``."""
+def published(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """``results/`` of the toy scenarios, solved and published by the CLI (real accounting)."""
+    _find_browser()  # skip before the solves when there is no browser
     base = tmp_path_factory.mktemp("published")
+    scenarios = _write_toy_project(base / "project")
     root = base / "results"
-    toy = root / "toy-2022"
-    shutil.copytree(TOY, toy, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
-    rendering.render_scenario_figures(toy)
-    site.write_scenario_page(toy)
-    other = root / "toy-copy"
-    shutil.copytree(toy, other)
-    (other / "scenario.yaml").write_text(
-        (other / "scenario.yaml").read_text(encoding="utf-8").replace("name: solved_toy", "name: toy-copy"),
-        encoding="utf-8",
-    )
-    site.write_scenario_page(other)
-    shutil.copytree(toy, root / ".toy-running.tmp")  # must not be listed
-    rendering.render_comparison(root, site.list_scenario_dirs(root))
-    site.write_site_index(root)
+    try:
+        assert main(["run", *map(str, scenarios), "--results", str(root), "-q"]) == 0
+        assert main(["compare", "--results", str(root), "--project-root", str(ROOT), "-q"]) == 0
+    finally:
+        logging.getLogger().handlers.clear()
+    shutil.copytree(root / "toy-2022", root / ".toy-running.tmp")  # must not be listed
+    return root
+
+
+@pytest.fixture(scope="module")
+def served_site(published: Path) -> Iterator[str]:
+    """Serve the parent of ``results/``; yield the URL of ``results/index.html``."""
+    base = published.parent
 
     class QuietHandler(http.server.SimpleHTTPRequestHandler):
         def log_message(self, format: str, *args: object) -> None:
@@ -142,7 +199,9 @@ def _status(url: str) -> int:
         return int(err.code)
 
 
-def test_site_loads_with_images_links_and_no_console_errors(browser: object, served_site: str) -> None:
+def test_site_loads_with_images_links_and_no_console_errors(
+    browser: object, served_site: str, published: Path
+) -> None:
     driver = browser
     prefix = served_site.rsplit("/", 1)[0] + "/"
     to_visit = [served_site]
@@ -192,7 +251,75 @@ def test_site_loads_with_images_links_and_no_console_errors(browser: object, ser
         assert not errors, f"{url}: console errors {errors}"
 
     pages = {u.removeprefix(prefix) for u in visited}
-    assert pages == {"index.html", "toy-2022/index.html", "toy-copy/index.html"}
-    n_figures = len(catalog.SCENARIO_FIGURES)
-    assert images_seen == 2 * n_figures + len(catalog.COMPARISON_FIGURES)
+    assert pages == {"index.html", "toy-2022/index.html", "toy-2018/index.html"}
+    root = published
+    drawn = len(list(root.glob("toy-20*/figures/*.png"))) + len(list((root / "comparison").glob("*.png")))
+    assert drawn >= 15
+    assert images_seen == drawn  # every figure drawn is shown (once) and loads
     assert any(u.endswith("toy-2022/network.nc") for u in checked)
+    assert any(u.endswith("docs/glossary.md") for u in checked)
+    assert any(u.endswith("docs/accounting.md") for u in checked)
+
+
+#: Raw ids of the metrics files that must not be visible text on the first screen.
+RAW_IDS = ("coal_equivalent|", "annual_mix", "green_contract", "final_energy_20", "hourly_mix")
+
+
+@pytest.mark.parametrize("width", [420, 390])
+def test_first_screen_answers_at_phone_width(
+    browser: object, served_site: str, published: Path, width: int
+) -> None:
+    """The verdict sentences come first, from verdict.csv; nothing overflows; no raw ids."""
+    driver = browser
+    driver.execute_cdp_cmd(
+        "Emulation.setDeviceMetricsOverride",
+        {"width": width, "height": 844, "deviceScaleFactor": 1, "mobile": True},
+    )
+    try:
+        for page in ("index.html", "toy-2022/index.html"):
+            driver.get(served_site.rsplit("/", 1)[0] + "/" + page)
+            assert driver.execute_script("return document.documentElement.clientWidth") == width
+            overflow = driver.execute_script(
+                "return document.documentElement.scrollWidth - document.documentElement.clientWidth"
+            )
+            assert overflow <= 0, f"{page}: the page is {overflow} px wider than a {width} px screen"
+            sentences = driver.execute_script(
+                "return Array.from(document.querySelectorAll('ul.answer li')).map(li => li.innerText)"
+            )
+            verdicts = pd.concat(
+                pd.read_csv(published / name / "verdict.csv", keep_default_na=False)
+                for name in (["toy-2018", "toy-2022"] if page == "index.html" else ["toy-2022"])
+            )
+            assert len(sentences) == len(verdicts)
+            for sentence, (_, v) in zip(sentences, verdicts.iterrows(), strict=True):
+                assert sentence.startswith(v.scenario)
+                assert f"{100 * v.achieved_share:.1f}\u00a0%" in sentence
+                assert v.status in sentence
+                assert f"{abs(v.margin_pp):.1f}\u00a0pp" in sentence
+            assert "calibration year" in " ".join(sentences) or page != "index.html"
+            # the first screen: the first sentence and the share figure start within 1.5 screens
+            top = driver.execute_script(
+                "const f = document.querySelector('figure'); return f.getBoundingClientRect().top"
+            )
+            assert top < 1.5 * 844, f"{page}: the share figure starts {top} px down"
+            text = driver.execute_script(
+                "const h = document.querySelector('h2'); let t = ''; "
+                "for (let e = document.body.firstElementChild; e && e !== h; e = e.nextElementSibling)"
+                " t += e.innerText + ' '; return t"
+            )
+            for raw in RAW_IDS:
+                assert raw not in text, f"{page}: raw id '{raw}' on the first screen"
+            # the verdict column of the verdict table is on the screen without scrolling sideways
+            right = driver.execute_script(
+                "let e = document.getElementById('verdicts');"
+                "while (e && !(e.querySelector && e.querySelector('table'))) e = e.nextElementSibling;"
+                "const heads = Array.from(e.querySelectorAll('th')).map(h => h.innerText);"
+                "const col = heads.indexOf('Verdict');"
+                "return e.querySelector('tbody tr').children[col].getBoundingClientRect().right"
+            )
+            assert right <= width, f"{page}: the verdict column ends at {right} px, off a {width} px screen"
+            # tables scroll inside their box instead of widening the page
+            for box in driver.find_elements("css selector", ".scroll"):
+                assert box.rect["width"] <= width
+    finally:
+        driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})

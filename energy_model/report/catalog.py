@@ -9,6 +9,7 @@ exactly what they describe.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 
 class MissingDataError(LookupError):
@@ -73,7 +74,7 @@ SCENARIO_FIGURES: tuple[FigureSpec, ...] = (
         "Net flow on each corridor (the links or lines joining a local and an external bus, "
         "both directions summed), measured at the local end and sorted from highest to lowest "
         "[GW] against the number of hours in the year it is reached [h]; positive = export, "
-        "negative = import.",
+        "negative = import. Dotted lines in the same colour: each corridor's export rating.",
     ),
     FigureSpec(
         "heat",
@@ -131,6 +132,17 @@ COMPARISON_FIGURES: tuple[FigureSpec, ...] = (
 )
 
 
+#: Suffix of the note a skipped figure leaves in its folder: why it was not drawn (the site
+#: shows it instead of an empty panel).
+OMITTED_SUFFIX = ".omitted.txt"
+
+
+def omitted_reason(folder: Path, name: str) -> str | None:
+    """Why figure ``name`` was not drawn into ``folder`` (``None``: drawn, or never rendered)."""
+    note = Path(folder) / f"{name}{OMITTED_SUFFIX}"
+    return note.read_text(encoding="utf-8").strip() if note.is_file() else None
+
+
 def scenario_figure_names() -> list[str]:
     """File stems of the per-scenario figures, in page order."""
     return [spec.name for spec in SCENARIO_FIGURES]
@@ -145,7 +157,9 @@ __all__ = [
     "COMPARISON_FIGURES",
     "SCENARIO_FIGURES",
     "FigureSpec",
+    "OMITTED_SUFFIX",
     "MissingDataError",
     "comparison_figure_names",
+    "omitted_reason",
     "scenario_figure_names",
 ]

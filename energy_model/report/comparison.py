@@ -37,6 +37,7 @@ from energy_model.report.style import (
     new_figure,
     themed,
 )
+from energy_model.report.wording import corridor_label
 from energy_model.tables import METRIC_COLUMNS
 
 if TYPE_CHECKING:
@@ -381,7 +382,7 @@ def _plot_exports(data: ComparisonData) -> Figure:
         "Exported energy [TWh/yr]",
         "Exports by corridor",
         dict(zip(table.columns, palette, strict=False)),
-        {c: str(c) for c in table.columns},
+        {c: corridor_label(str(c)) for c in table.columns},
     )
 
 

@@ -15,7 +15,7 @@ folder.
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -23,7 +23,13 @@ import seaborn as sns
 from matplotlib.dates import DateFormatter
 from matplotlib.ticker import FuncFormatter, PercentFormatter
 
-from energy_model.network import HEAT_BUS_CARRIER, corridor_flows, heat_buses, local_buses
+from energy_model.network import (
+    HEAT_BUS_CARRIER,
+    border_corridors,
+    corridor_flows,
+    heat_buses,
+    local_buses,
+)
 from energy_model.report.catalog import MissingDataError
 from energy_model.report.quantities import ELECTRICITY_GROUP, metric_values, power_rows, share_table
 from energy_model.report.scenario_results import scenario_targets
@@ -59,6 +65,7 @@ from energy_model.report.style import (
     themed,
     thousands,
 )
+from energy_model.report.wording import corridor_label, indicator_name, rule_name
 from energy_model.tables import DEFAULT_ATTRIBUTION, headline_attribution
 
 if TYPE_CHECKING:
@@ -373,6 +380,14 @@ def plot_curtailment_heatmap(n: pypsa.Network, buses: pd.Index, styles: pd.DataF
     See :func:`hourly_curtailment` for the definition.
     """
     hourly = hourly_curtailment(n, buses)
+    curtailed = [c for c in hourly.columns if float(hourly[c].max()) > ABS_TOL / 1e3]
+    if not curtailed:
+        msg = "no wind or solar output was curtailed in this scenario (every panel would be empty)"
+        raise MissingDataError(msg)
+    skipped = sorted(set(hourly.columns) - set(curtailed))
+    if skipped:
+        logger.info("curtailment heatmap: no curtailment of %s, panel left out", ", ".join(skipped))
+    hourly = hourly[curtailed]
     order = carrier_order(hourly.columns, styles)
     vmax = max(float(hourly.to_numpy().max()), 1e-3)
     fig = new_figure(8.0, 1.0 + 2.3 * len(order))
@@ -387,8 +402,7 @@ def plot_curtailment_heatmap(n: pypsa.Network, buses: pd.Index, styles: pd.DataF
         _heatmap(ax, grid, vmax, "Curtailment [GW]")
         ax.set_ylabel("Hour of day")
         ax.set_yticks([0.5, 6.5, 12.5, 18.5], ["0", "6", "12", "18"], rotation="vertical", va="center")
-        total = float(series.sum())
-        ax.set_title(display_name(carrier, styles) + ("" if total > 0 else " (no curtailment)"))
+        ax.set_title(display_name(carrier, styles))
         days = list(grid.columns)
         step = max(1, len(days) // 12)
         ticks = list(range(0, len(days), step))
@@ -397,7 +411,10 @@ def plot_curtailment_heatmap(n: pypsa.Network, buses: pd.Index, styles: pd.DataF
         )
         ax.set_xlabel("")
     axes[-1].set_xlabel("Day")
-    fig.suptitle("Curtailment of local wind and solar")
+    title = "Curtailment of local wind and solar"
+    if skipped:
+        title += " (no curtailment: " + ", ".join(display_name(c, styles) for c in skipped) + ")"
+    fig.suptitle(title)
     return fig
 
 
@@ -466,9 +483,28 @@ def plot_state_of_charge(n: pypsa.Network, styles: pd.DataFrame) -> Figure:
     return fig
 
 
+def corridor_ratings(n: pypsa.Network, region: str) -> pd.Series:
+    """Export rating of each corridor of :func:`~energy_model.network.corridor_flows` [MW].
+
+    Sum of ``p_nom_opt · p_max_pu`` (links) or ``s_nom_opt`` (lines) of its branches whose
+    ``bus0`` is local, i.e. the most it can carry out of the region at the local end.
+    """
+    local = set(local_buses(n, region))
+    ratings = {}
+    for label, names in border_corridors(n, region).items():
+        total = 0.0
+        for name in names:
+            if name in n.links.index and n.links.at[name, "bus0"] in local:
+                total += float(n.links.at[name, "p_nom_opt"]) * float(n.links.at[name, "p_max_pu"])
+            elif name in n.lines.index and n.lines.at[name, "bus0"] in local:
+                total += float(n.lines.at[name, "s_nom_opt"])
+        ratings[label] = total
+    return pd.Series(ratings, dtype=float)
+
+
 def _draw_duration_curves(ax: Axes, values: pd.DataFrame, labels: Sequence[str], hours: pd.Series) -> None:
     """One duration curve per column of ``values`` (``hours`` [h] per snapshot), thinned for SVG size."""
-    palette = sns.color_palette("colorblind", len(values.columns))
+    palette = _curve_palette(len(values.columns))
     for i, (color, column, label) in enumerate(zip(palette, values.columns, labels, strict=True)):
         x, y = thin(*duration_curve(values[column], hours))
         ax.step(
@@ -480,6 +516,11 @@ def _draw_duration_curves(ax: Axes, values: pd.DataFrame, labels: Sequence[str],
             linewidth=1.4,
             linestyle=LINESTYLES[i % len(LINESTYLES)],
         )
+
+
+def _curve_palette(count: int) -> list[Any]:
+    """Distinct colours for ``count`` curves (colour-blind safe up to 10, then tab20)."""
+    return list(sns.color_palette("colorblind" if count <= 10 else "tab20", count))
 
 
 @themed
@@ -495,8 +536,12 @@ def plot_export_duration(n: pypsa.Network, region: str, styles: pd.DataFrame) ->
     labels = []
     for name in flows.columns:
         carrier = corridor_carrier(n, name)
-        labels.append(f"{name} ({display_name(str(carrier), styles)})" if carrier else name)
+        labels.append(corridor_label(str(name), display_name(str(carrier), styles) if carrier else ""))
     _draw_duration_curves(ax, flows, labels, hours)
+    ratings = corridor_ratings(n, region).reindex(flows.columns).fillna(0.0) / 1e3
+    for color, rating in zip(_curve_palette(len(flows.columns)), ratings, strict=True):
+        if rating > 0:
+            ax.axhline(rating, color=color, linestyle=":", linewidth=0.9, alpha=0.9)
     ax.axhline(0, color="black", linewidth=0.8)
     ax.set_xlabel("Hours per year at or above the flow [h]")
     ax.set_ylabel("Flow at local end [GW] (export > 0)")
@@ -695,7 +740,7 @@ def _draw_share_ranges(ax: Axes, shares: pd.DataFrame, headline: str) -> None:
         color=SHARE_COLOR,
         zorder=3,
         s=40,
-        label=f"Headline ({headline.replace('_', '-')})",
+        label=f"Headline ({rule_name(headline)})",
     )
     rules = [c for c in shares.columns if c.startswith("rule:") and c != f"rule:{headline}"]
     for i, column in enumerate(rules):
@@ -706,7 +751,7 @@ def _draw_share_ranges(ax: Axes, shares: pd.DataFrame, headline: str) -> None:
             color="#333333",
             s=22,
             zorder=4,
-            label=column.removeprefix("rule:").replace("_", "-"),
+            label=rule_name(column.removeprefix("rule:")),
         )
     for xi, value in zip(x, shares["headline"], strict=True):
         ax.annotate(
@@ -722,19 +767,15 @@ def _draw_share_ranges(ax: Axes, shares: pd.DataFrame, headline: str) -> None:
 
 
 def _draw_share_targets(ax: Axes, targets: pd.DataFrame) -> None:
-    """A dashed line per target [%], labelled with its name, indicator and share."""
+    """A dashed line per target [%], labelled in words (``Goal: 30 % of final energy``)."""
     palette = sns.color_palette("dark", max(len(targets), 1))
     for color, (_, target) in zip(palette, targets.iterrows(), strict=False):
         share = float(target["target_share"]) * 100
-        indicator = str(target.get("indicator", "") or "").replace("_", " ")
+        kind = "Calibration (reported)" if str(target.get("kind", "goal")) == "calibration" else "Goal"
+        indicator = indicator_name(str(target.get("indicator", "") or "final_energy"))
         ax.axhline(
-            share,
-            color=color,
-            linestyle="--",
-            linewidth=1.2,
-            label=f"Target {target['target']}"
-            + (f" ({indicator})" if indicator else "")
-            + f": {share:.0f} %",
+            share, color=color, linestyle="--", linewidth=1.2,
+            label=f"{kind}: {share:.0f} % of {indicator}",
         )
 
 

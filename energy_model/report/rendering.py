@@ -47,7 +47,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from energy_model.report.catalog import MissingDataError, comparison_figure_names, scenario_figure_names
+from energy_model.report.catalog import (
+    OMITTED_SUFFIX,
+    MissingDataError,
+    comparison_figure_names,
+    scenario_figure_names,
+)
 from energy_model.report.comparison import (
     comparison_figure_builders,
     load_comparison_data,
@@ -141,6 +146,9 @@ def _remove_files(folder: Path, name: str) -> None:
     """Remove the files of a figure that is not drawn this time (stale from an earlier render)."""
     for fmt in FORMATS:
         (folder / f"{name}.{fmt}").unlink(missing_ok=True)
+    (folder / f"{name}{OMITTED_SUFFIX}").unlink(missing_ok=True)
+
+
 
 
 def render_figure(folder: Path, name: str, build: Callable[[], Figure]) -> list[Path]:
@@ -157,12 +165,15 @@ def render_figure(folder: Path, name: str, build: Callable[[], Figure]) -> list[
         except MissingDataError as err:
             logger.info("figure '%s' skipped: %s", name, err)
             _remove_files(folder, name)
+            (folder / f"{name}{OMITTED_SUFFIX}").write_text(f"{err}\n", encoding="utf-8")
             return []
         except Exception:
             logger.warning("figure '%s' failed and is left out", name, exc_info=True)
             _remove_files(folder, name)
             return []
-        return write_figure(fig, folder, name)
+        paths = write_figure(fig, folder, name)
+        (folder / f"{name}{OMITTED_SUFFIX}").unlink(missing_ok=True)
+        return paths
 
 
 # ---------------------------------------------------------------------------------------------

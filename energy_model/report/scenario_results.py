@@ -101,24 +101,29 @@ def load_scenario_results(result_dir: Path) -> ScenarioResults:
 
 
 def scenario_targets(results: ScenarioResults) -> pd.DataFrame:
-    """Targets of a scenario: ``target``, ``indicator``, ``target_share`` [-] (verdicts first)."""
+    """Targets of a scenario: ``target``, ``indicator``, ``kind``, ``target_share`` [-] (verdicts
+    first)."""
+    columns = ["target", "indicator", "kind", "target_share"]
     verdicts = results.verdicts
     if not verdicts.empty and {"target", "target_share"} <= set(verdicts.columns):
         table = verdicts.copy()
         if "indicator" not in table:
             table["indicator"] = ""
-        return table[["target", "indicator", "target_share"]]
+        if "kind" not in table:
+            table["kind"] = "goal"
+        return table[columns]
     targets = results.scenario.get("targets") or []
     return pd.DataFrame(
         [
             {
                 "target": t.get("name", ""),
                 "indicator": t.get("indicator", ""),
+                "kind": t.get("kind", "goal"),
                 "target_share": float(t.get("min_share", np.nan)),
             }
             for t in targets
         ],
-        columns=["target", "indicator", "target_share"],
+        columns=columns,
     )
 
 
