@@ -20,9 +20,7 @@ change years through overrides. Run ``python -m energy_model.build_network [--ou
 from __future__ import annotations
 
 import argparse
-import csv
 import importlib
-import io
 import logging
 import math
 from dataclasses import dataclass
@@ -34,6 +32,8 @@ import pandas as pd
 import pypsa
 
 from energy_model.exceptions import InputError
+from energy_model.heating import compute_season_mask, load_heating_parameters
+from energy_model.network_writer import REGION, _format_value, plot_topology, write_network
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -53,7 +53,6 @@ PARAMETER_FILE = "parameters.csv"
 LOCAL_BUSES = ("zhangbei", "kangbao", "guyuan", "shangyi", "chongli", "city", "huailai")
 #: External buses (``location`` = their own id).
 EXTERNAL_BUSES = ("beijing", "xiongan", "fengning", "north_hebei")
-REGION = "zhangjiakou"
 HOURS_PER_YEAR = 8760
 
 #: Carrier id -> (nice name, colour, CO2 emissions [t/MWh_th]).
@@ -83,9 +82,6 @@ CARRIERS: dict[str, tuple[str, str, float]] = {
 #: function is committed, which it is; ``--no-heating`` / ``--heating`` override it).
 WITH_HEATING = True
 
-#: Float format per column; time series use a fixed number of decimals.
-STATIC_FLOAT_FORMAT = "{:.6f}"
-TIMESERIES_DECIMALS = {"p_max_pu": 5, "p_set": 3, "marginal_cost": 3}
 
 
 @dataclass(frozen=True)
@@ -367,27 +363,95 @@ def add_renewables(
             )
 
 
-def add_thermal(n: pypsa.Network, params: dict[str, Parameter], costs: pd.DataFrame) -> None:
+def compute_coal_min_load(
+    snapshots: pd.DatetimeIndex,
+    *,
+    min_stable_load_pu: float,
+    committed_share: float,
+    chp_season: pd.Series | None = None,
+    chp_season_min_pu: float = 0.0,
+) -> pd.Series:
+    """Hourly minimum output of a coal fleet per unit of its rating, for an LP without commitment.
+
+    Formula (per snapshot t)::
+
+        p_min_pu(t) = max(c * m, s(t) * h)
+
+    Symbols:
+        m      minimum stable load of a committed unit [p.u. of rating]
+        c      share of the fleet's rating kept committed all year [-] (the rest is on planned
+               outage or reserve shutdown)
+        s(t)   1 inside the CHP heating season, else 0 [-] (CHP fleets only; 0 for condensing)
+        h      heat-led minimum electric output of a CHP fleet in the heating season
+               [p.u. of rating] (all CHP units committed to serve district heat)
+
+    The fleet's output then satisfies ``p(t) >= p_min_pu(t) * p_nom`` [MW], which keeps coal
+    online when wind and solar could replace it: the source of curtailment when corridors are
+    full. With c = 0 and h = 0 the fleet is fully flexible (the pre-2026 model).
+
+    Returns
+    -------
+    pandas.Series
+        ``p_min_pu`` [p.u.] indexed by ``snapshots``, in [0, 1].
+    """
+    for name, value in (
+        ("min_stable_load_pu", min_stable_load_pu),
+        ("committed_share", committed_share),
+        ("chp_season_min_pu", chp_season_min_pu),
+    ):
+        if not 0.0 <= value <= 1.0:
+            msg = f"{name} = {value} lies outside [0, 1]"
+            raise InputError(msg, key=name)
+    base = np.full(len(snapshots), committed_share * min_stable_load_pu)
+    if chp_season is not None:
+        season = chp_season.reindex(snapshots).fillna(False).to_numpy(dtype=bool)
+        base = np.where(season, np.maximum(base, chp_season_min_pu), base)
+    return pd.Series(base, index=snapshots, name="p_min_pu")
+
+
+def add_thermal(
+    n: pypsa.Network,
+    params: dict[str, Parameter],
+    costs: pd.DataFrame,
+    chp_season: pd.Series | None = None,
+) -> None:
     """Add the city's coal (condensing, CHP electricity side) and biomass generators.
 
     Coal marginal cost = fuel price / efficiency + VOM; annual coal generation is capped at
-    ``p_nom * coal.utilisation_hours`` through ``e_sum_max``.
+    ``p_nom * coal.utilisation_hours`` through ``e_sum_max``; hourly output is at least
+    :func:`compute_coal_min_load` (minimum stable load of the committed fleet; heat-led CHP
+    must-run inside ``chp_season``).
     """
     eur = _p(params, "economics.eur_to_cny")
     fuel = _p(params, "coal.fuel_price")
     hours = _p(params, "coal.utilisation_hours")
-    for name, tech, p_nom_key in (
-        ("city_coal", "coal", "coal.p_nom.city"),
-        ("city_coal_chp", "central coal CHP", "coal_chp.p_nom.city"),
+    for name, tech, p_nom_key, season in (
+        ("city_coal", "coal", "coal.p_nom.city", None),
+        ("city_coal_chp", "central coal CHP", "coal_chp.p_nom.city", chp_season),
     ):
         efficiency = float(costs.loc[tech, "efficiency"])
         p_nom = _p(params, p_nom_key)
+        p_min_pu = compute_coal_min_load(
+            n.snapshots,
+            min_stable_load_pu=_p(params, "coal.min_stable_load_pu"),
+            committed_share=_p(params, "coal.committed_share"),
+            chp_season=season,
+            chp_season_min_pu=_p(params, "coal_chp.heating_season_min_pu"),
+        )
+        min_energy = float(p_min_pu.sum()) * p_nom
+        if min_energy > p_nom * hours:
+            msg = (
+                f"{name}: the minimum load implies {min_energy / 1e6:.2f} TWh/a, more than the "
+                f"utilisation cap {p_nom * hours / 1e6:.2f} TWh/a (coal.utilisation_hours)"
+            )
+            raise InputError(msg, key="coal.committed_share")
         n.add(
             "Generator",
             name,
             bus="city",
             carrier="coal",
             p_nom=p_nom,
+            p_min_pu=p_min_pu,
             efficiency=efficiency,
             marginal_cost=fuel / efficiency + float(costs.loc[tech, "VOM"]) * eur,
             capital_cost=compute_annualised_cost(costs, tech, params),
@@ -407,6 +471,12 @@ def add_thermal(n: pypsa.Network, params: dict[str, Parameter], costs: pd.DataFr
         capital_cost=compute_annualised_cost(costs, "biomass", params),
         lifetime=float(costs.loc["biomass", "lifetime"]),
     )
+
+
+def load_chp_season(data_dir: Path, snapshots: pd.DatetimeIndex) -> pd.Series:
+    """Hours of the city's CHP heating season (``chp_season_start``/``_end`` of the heating table)."""
+    heating = load_heating_parameters(data_dir)
+    return compute_season_mask(snapshots, heating["chp_season_start"], heating["chp_season_end"])
 
 
 def add_loads(n: pypsa.Network, params: dict[str, Parameter], shape: pd.Series) -> None:
@@ -613,20 +683,89 @@ def add_markets(n: pypsa.Network, params: dict[str, Parameter], shape: pd.Series
     )
 
 
+def compute_pumped_storage_schedule(
+    snapshots: pd.DatetimeIndex,
+    *,
+    annual_generation_mwh: float,
+    round_trip: float,
+    pump_start_hour: int,
+    pump_hours: int,
+    generation_start_hours: Sequence[int],
+    generation_block_hours: int,
+) -> pd.Series:
+    """Net output of a grid-scheduled pumped-storage plant, the same every day [MW].
+
+    Formula (hour of day h, every day d of the year)::
+
+        p(h) = + G / (365 * H_g)          if h is in a generation block
+        p(h) = - G / (eta * 365 * H_p)    if h is in the pumping window
+        p(h) = 0                          otherwise
+
+    Symbols:
+        G    design annual generation [MWh/a]
+        eta  round-trip efficiency [-] (pumping energy = G / eta)
+        H_g  generation hours per day = number of blocks x ``generation_block_hours`` [h]
+        H_p  pumping hours per day (``pump_hours``) [h], from ``pump_start_hour`` [h, 0-23]
+
+    Positive = generation, negative = pumping (PyPSA's ``StorageUnit.p_set`` convention, which
+    fixes ``p_dispatch - p_store``). Each day's stored energy returns to where it started, so the
+    schedule is consistent with a cyclic state of charge.
+    """
+    hours = np.asarray(snapshots.hour)
+    generating = np.zeros(len(snapshots), dtype=bool)
+    for start in generation_start_hours:
+        generating |= (hours - start) % 24 < generation_block_hours
+    pumping = (hours - pump_start_hour) % 24 < pump_hours
+    if (generating & pumping).any():
+        msg = "the pumped-storage schedule pumps and generates in the same hour"
+        raise InputError(msg, key="phs.fengning.pump_hours")
+    daily_generation = annual_generation_mwh / 365.0
+    h_g = generation_block_hours * len(generation_start_hours)
+    p = np.where(generating, daily_generation / h_g, 0.0)
+    p = np.where(pumping, -daily_generation / (round_trip * pump_hours), p)
+    return pd.Series(p, index=snapshots, name="p_set")
+
+
 def add_storage(n: pypsa.Network, params: dict[str, Parameter], costs: pd.DataFrame) -> None:
-    """Add pumped hydro (fixed) and extendable batteries."""
+    """Add pumped hydro (Fengning grid-scheduled, Shangyi optimised) and extendable batteries.
+
+    Fengning (Chengde, outside the city) is dispatched by the North China grid, not by the city:
+    its net output is fixed to :func:`compute_pumped_storage_schedule` (``p_set``) at its design
+    annual generation. A scenario that changes its ``p_nom`` must scale ``p_set`` by the same
+    factor (the loader refuses a schedule above the rating).
+    """
     phs_cost = compute_annualised_cost(costs, "PHS", params)
     for name, bus, key, p_nom in (
         ("fengning_phs", "fengning", "fengning", _p(params, "phs.fengning.p_nom")),
         ("shangyi_phs", "shangyi", "shangyi", 0.0),  # 2026 asset: set in plan-2035
     ):
-        one_way = math.sqrt(_p(params, f"phs.{key}.round_trip"))
+        round_trip = _p(params, f"phs.{key}.round_trip")
+        one_way = math.sqrt(round_trip)
+        schedule = None
+        if name == "fengning_phs":
+            schedule = compute_pumped_storage_schedule(
+                n.snapshots,
+                annual_generation_mwh=_p(params, "phs.fengning.design_generation") * 1e6,
+                round_trip=round_trip,
+                pump_start_hour=int(_p(params, "phs.fengning.pump_start_hour")),
+                pump_hours=int(_p(params, "phs.fengning.pump_hours")),
+                generation_start_hours=(
+                    int(_p(params, "phs.fengning.generation_morning_start_hour")),
+                    int(_p(params, "phs.fengning.generation_evening_start_hour")),
+                ),
+                generation_block_hours=int(_p(params, "phs.fengning.generation_block_hours")),
+            )
+            if schedule.abs().max() > p_nom:
+                peak = schedule.abs().max()
+                msg = f"{name}: the schedule peaks at {peak:.0f} MW, above p_nom {p_nom:.0f} MW"
+                raise InputError(msg, key="phs.fengning.pump_hours")
         n.add(
             "StorageUnit",
             name,
             bus=bus,
             carrier="phs",
             p_nom=p_nom,
+            **({} if schedule is None else {"p_set": schedule}),
             max_hours=_p(params, f"phs.{key}.max_hours"),
             efficiency_store=one_way,
             efficiency_dispatch=one_way,
@@ -756,7 +895,7 @@ def build_network(data_dir: Path = DEFAULT_DATA_DIR, *, with_heating: bool = WIT
     n.set_snapshots(load_snapshots(params))
     add_buses(n, params)
     add_renewables(n, params, costs, load_capacity_factors(data_dir))
-    add_thermal(n, params, costs)
+    add_thermal(n, params, costs, load_chp_season(data_dir, n.snapshots))
     shape = load_load_shape(data_dir)
     add_loads(n, params, shape)
     add_corridors(n, params, costs)
@@ -768,184 +907,6 @@ def build_network(data_dir: Path = DEFAULT_DATA_DIR, *, with_heating: bool = WIT
         apply_heating(n, data_dir)
     validate_carriers(n)
     return n
-
-
-def _format_value(value: object) -> str:
-    """Format a static cell deterministically (floats with 6 decimals, trailing zeros cut)."""
-    if isinstance(value, bool | np.bool_):
-        return "True" if value else "False"
-    if isinstance(value, float | np.floating):
-        text = STATIC_FLOAT_FORMAT.format(float(value))
-        text = text.rstrip("0").rstrip(".") if "." in text else text
-        return "0" if text in {"-0", ""} else text
-    return str(value)
-
-
-def _write_csv(path: Path, header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
-    """Write rows with ``\\n`` line endings and minimal quoting."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(header)
-    writer.writerows(rows)
-    path.write_text(buffer.getvalue(), encoding="utf-8")
-
-
-def write_network(n: pypsa.Network, out: Path) -> list[Path]:
-    """Write ``n`` as a PyPSA CSV folder, byte-for-byte deterministic.
-
-    Static tables hold the index plus every attribute that differs from the PyPSA default in at
-    least one row (columns sorted, ``name`` first); time series hold every varying column
-    (sorted) with a fixed number of decimals. Files from earlier builds that are no longer
-    produced are removed.
-
-    Parameters
-    ----------
-    n
-        Network to write.
-    out
-        Target folder (created).
-
-    Returns
-    -------
-    list of pathlib.Path
-        Files written.
-    """
-    out.mkdir(parents=True, exist_ok=True)
-    written: list[Path] = []
-    path = out / "network.csv"
-    _write_csv(path, ["name", "pypsa_version"], [[str(n.name), pypsa.__version__]])
-    written.append(path)
-    path = out / "snapshots.csv"
-    # PyPSA's own layout (leading integer column) so that the importer parses the dates.
-    _write_csv(
-        path,
-        ["", "snapshot", "objective", "stores", "generators"],
-        [
-            [str(i), ts.strftime("%Y-%m-%d %H:%M:%S"), *(_format_value(float(w)) for w in row)]
-            for i, (ts, row) in enumerate(
-                zip(
-                    n.snapshots,
-                    n.snapshot_weightings[["objective", "stores", "generators"]].to_numpy(),
-                    strict=True,
-                )
-            )
-        ],
-    )
-    written.append(path)
-    for list_name in ("carriers", "buses", "generators", "loads", "links", "storage_units", "stores"):
-        component = n.components[list_name]
-        static = component.static
-        if static.empty:
-            continue
-        defaults = component.defaults
-        static_attrs = defaults.index[defaults["status"].str.startswith("Input")]
-        columns = []
-        for attr in static_attrs:
-            if attr == "name" or attr not in static.columns:
-                continue
-            default = defaults.at[attr, "default"]
-            series = static[attr]
-            if defaults.at[attr, "type"] == "series":
-                continue
-            differs = series.astype(str) != str(default) if isinstance(default, str) else None
-            if differs is None:
-                try:
-                    differs = ~np.isclose(series.astype(float), float(default), equal_nan=True)
-                except (TypeError, ValueError):
-                    differs = series.astype(str) != str(default)
-            if bool(np.any(differs)):
-                columns.append(attr)
-        columns = sorted(columns)
-        static = static.sort_index()
-        rows = [
-            [str(name), *(_format_value(static.at[name, c]) for c in columns)] for name in static.index
-        ]
-        path = out / f"{list_name}.csv"
-        _write_csv(path, ["name", *columns], rows)
-        written.append(path)
-        for attr, unsorted in sorted(component.dynamic.items()):
-            if unsorted.empty or defaults.at[attr, "status"].startswith("Output"):
-                continue
-            frame = unsorted.reindex(sorted(unsorted.columns), axis=1)
-            decimals = TIMESERIES_DECIMALS.get(attr, 6)
-            values = np.round(frame.to_numpy(dtype=float), decimals) + 0.0
-            fmt = f"{{:.{decimals}f}}"
-            rows = [
-                [ts.strftime("%Y-%m-%d %H:%M:%S"), *(_strip(fmt.format(v)) for v in row)]
-                for ts, row in zip(frame.index, values, strict=True)
-            ]
-            path = out / f"{list_name}-{attr}.csv"
-            _write_csv(path, ["snapshot", *frame.columns], rows)
-            written.append(path)
-    for stale in sorted(set(out.glob("*.csv")) - set(written)):
-        stale.unlink()
-        logger.info("removed stale %s", stale.name)
-    return written
-
-
-def _strip(text: str) -> str:
-    """Cut trailing zeros of a fixed-decimal number ("0.50000" -> "0.5", "0.000" -> "0")."""
-    if "." in text:
-        text = text.rstrip("0").rstrip(".")
-    return "0" if text in {"-0", ""} else text
-
-
-def plot_topology(n: pypsa.Network, path: Path) -> None:
-    """Draw buses at their x/y and links as arrows, labelled with ``p_nom`` [MW]; save PNG."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: PLC0415 - only `make networks` draws
-    from matplotlib.figure import Figure  # noqa: PLC0415
-
-    fig = Figure(figsize=(9, 8))
-    FigureCanvasAgg(fig)
-    ax = fig.subplots()
-    # Electricity and hydrogen buses only (heat buses belong to the heating model).
-    buses = n.buses[n.buses.carrier.isin(["AC", "h2"])]
-    colors = {"hvdc": "#8a1caf", "uhv_ac": "#b5179e", "ac500": "#7209b7", "ac_internal": "#adb5bd"}
-    groups: dict[tuple[str, str, str], list[str]] = {}
-    for name, link in n.links.sort_index().iterrows():
-        if link.carrier not in colors or not {link.bus0, link.bus1} <= set(buses.index):
-            continue
-        key = (*sorted((link.bus0, link.bus1)), link.carrier)
-        groups.setdefault(key, []).append(str(name))
-    for (_, _, carrier), names in sorted(groups.items()):
-        first = n.links.loc[names[0]]
-        x0, y0 = buses.at[first.bus0, "x"], buses.at[first.bus0, "y"]
-        x1, y1 = buses.at[first.bus1, "x"], buses.at[first.bus1, "y"]
-        two_way = any(n.links.at[m, "bus0"] != first.bus0 for m in names)
-        forward = [m for m in names if n.links.at[m, "bus0"] == first.bus0]
-        p_nom = n.links.loc[forward, "p_nom"].sum()
-        ax.annotate(
-            "",
-            xy=(x1, y1),
-            xytext=(x0, y0),
-            arrowprops={
-                "arrowstyle": "<|-|>" if two_way else "-|>",
-                "color": colors[carrier],
-                "lw": 1.8,
-                "ls": "dashed" if p_nom == 0 else "solid",
-            },
-        )
-        label = "\n".join(sorted({m.replace("_import", "") for m in forward}))
-        ax.text(
-            (x0 + x1) / 2, (y0 + y1) / 2, f"{label}\n{p_nom:.0f} MW",
-            fontsize=6, ha="center", color=colors[carrier],
-        )
-    for bus, row in buses.iterrows():
-        local = row.location == REGION
-        ax.scatter(
-            row.x, row.y, s=160, zorder=3,
-            color="#2a9d8f" if local else "#e76f51", edgecolor="k",
-        )
-        gens = n.generators[n.generators.bus == bus]
-        wind = gens.loc[gens.carrier == "onwind", "p_nom"].sum() / 1e3
-        solar = gens.loc[gens.carrier == "solar", "p_nom"].sum() / 1e3
-        extra = f"\nwind {wind:.1f} GW, PV {solar:.1f} GW" if wind + solar > 0 else ""
-        ax.text(row.x + 0.05, row.y + 0.05, f"{bus}{extra}", fontsize=8, zorder=4)
-    ax.set_xlabel("longitude [deg E] (schematic)")
-    ax.set_ylabel("latitude [deg N] (schematic)")
-    ax.set_title("Zhangjiakou base network (2022 plan state): local (green) and external (red) buses")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110, metadata={"Software": None})
 
 
 DOC_START = "<!-- parameters:start (generated by python -m energy_model.build_network --docs) -->"

@@ -25,7 +25,13 @@ import numpy as np
 import pandas as pd
 
 from energy_model.exceptions import InputError
-from energy_model.network import HEAT_BUS_CARRIER, local_buses
+from energy_model.network import (
+    ELECTRIC_HEATING_CARRIERS,
+    FOSSIL_HEAT_CARRIERS,
+    HEAT_BUS_CARRIER,
+    HEAT_STORE_CARRIERS,
+    local_buses,
+)
 from energy_model.tables import METRIC_COLUMNS
 from energy_model.tables import row as _row
 
@@ -55,12 +61,16 @@ HEAT_CARRIERS: dict[str, tuple[str, str]] = {
     "coal_stove": ("Loose-coal stove", "#4d4d4d"),
     "coal_boiler": ("Coal boiler (district heating)", "#7f7f7f"),
 }
-#: Carriers of electric heating links.
-ELECTRIC_HEATING_CARRIERS = ("heat_pump", "resistive_heater", "electric_boiler")
-#: Carriers of fossil heat generators.
-COAL_HEAT_CARRIERS = ("coal_stove", "coal_boiler")
-#: Carriers of thermal stores.
-HEAT_STORE_CARRIERS = ("heat_storage", "water_tank")
+#: Carriers of electric heating links, fossil heat generators and thermal stores (defined once,
+#: in ``energy_model.network``, which realises partial electrification).
+COAL_HEAT_CARRIERS = FOSSIL_HEAT_CARRIERS
+__all__ = [
+    "COAL_HEAT_CARRIERS",
+    "ELECTRIC_HEATING_CARRIERS",
+    "HEAT_STORE_CARRIERS",
+    "add_heating",
+    "compute_heating_metrics",
+]
 
 
 @dataclass(frozen=True)

@@ -426,8 +426,9 @@ def _shadow_price_rows(
     at the fixed mix ratio :math:`\rho` (share: dual :math:`\lambda_s` [CNY/tce]; mix: dual
     :math:`\lambda_m` [CNY/MWh]); one more point can be had either with the ratio fixed
     (:math:`0.01\,\lambda_s D`) or by raising the ratio by :math:`0.01\,D/(c_{el}E_{el})`
-    (:math:`0.01\,\lambda_m T D/(c_{el}E_{el})`); the cheaper of the two is reported, and
-    CNY/tce is that price per tce of the denominator :math:`D`.
+    (:math:`0.01\,\lambda_m T D/(c_{el}E_{el})`); the cheaper of the two routes whose dual is
+    non-zero is reported (a zero dual on a degenerate row is not a free point), and CNY/tce is
+    that price per tce of the denominator :math:`D`.
     """
     sc, rows = accounts.sc, []
     for target in sc.targets:
@@ -450,7 +451,10 @@ def _shadow_price_rows(
         electricity_tce = accounts.factors[valuation] * float(accounts.balance.electricity)
         if mix_dual is not None and electricity_tce > 0:
             by_ratio = abs(float(mix_dual)) * float(pool.total) * denominator / electricity_tce * 0.01
-            per_point = min(per_point, by_ratio)
+            # A route whose constraint carries no dual (degenerate: the share row is tight only
+            # because the mix row is) is not a free point; take the cheaper of the priced routes.
+            priced = [price for price in (per_point, by_ratio) if price > 0]
+            per_point = min(priced) if priced else 0.0
         rows.append(_row("shadow_price", per_point / (0.01 * denominator), "CNY/tce", target.name))
         rows.append(_row("shadow_price", per_point, "CNY/pp", target.name))
     return rows

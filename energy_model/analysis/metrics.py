@@ -63,8 +63,10 @@ def compute_core_metrics(n: pypsa.Network, sc: Scenario, result: SolveResult) ->
     ]
     weights = n.snapshot_weightings.generators
 
-    # Curtailment of variable renewables (generators with a p_max_pu series): energy by bus and
-    # carrier [TWh] and rate by carrier [%].
+    # Curtailment of variable renewables (generators with a p_max_pu series), from PyPSA's
+    # statistics: energy by bus and carrier [TWh], by bus, carrier and calendar month
+    # (``curtailment_monthly``, variant ``month=MM``; an aggregated snapshot counts in the month
+    # it starts in) and rate by carrier [%].
     gens = n.generators
     variable = gens.index[gens.index.isin(n.generators_t.p_max_pu.columns)]
     if len(variable):
@@ -72,10 +74,26 @@ def compute_core_metrics(n: pypsa.Network, sc: Scenario, result: SolveResult) ->
         dispatched = n.generators_t.p[variable].mul(weights, axis=0)
         by_carrier_available = available.sum().groupby(gens.carrier[variable]).sum()
         by_carrier_dispatched = dispatched.sum().groupby(gens.carrier[variable]).sum()
-        curtailed = (available - dispatched).sum().clip(lower=0)
-        by_bus_carrier = curtailed.groupby([gens.bus[variable], gens.carrier[variable]]).sum()
-        for (bus, carrier), energy in by_bus_carrier.items():
+        hourly = n.statistics.curtailment(
+            components="Generator", aggregate_time=False, groupby=["bus", "carrier"], nice_names=False
+        )
+        pairs = pd.MultiIndex.from_arrays([gens.bus[variable], gens.carrier[variable]]).unique()
+        hourly = hourly.loc[hourly.index.isin(pairs)].T.clip(lower=0).mul(weights, axis=0)
+        for (bus, carrier), energy in hourly.sum().items():
             rows.append(row("curtailment", energy / MWH_PER_TWH, "TWh", carrier=str(carrier), bus=str(bus)))
+        monthly = hourly.groupby(hourly.index.month).sum()
+        for month, by_pair in monthly.iterrows():
+            for (bus, carrier), energy in by_pair.items():
+                rows.append(
+                    row(
+                        "curtailment_monthly",
+                        energy / MWH_PER_TWH,
+                        "TWh",
+                        variant=f"month={int(month):02d}",
+                        carrier=str(carrier),
+                        bus=str(bus),
+                    )
+                )
         for carrier, total in by_carrier_available.items():
             rate = 100 * (1 - by_carrier_dispatched[carrier] / total) if total > 0 else 0.0
             rows.append(row("curtailment_rate", rate, "%", carrier=str(carrier)))
