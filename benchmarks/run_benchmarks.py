@@ -25,7 +25,9 @@ Studies
     Model build time linopy vs Pyomo on the same network (and the objective comparison).
 ``sweep``
     32 samples of ``sweeps/plan-2022-uncertainty.yaml`` (LHS) at 876 segments on 2 Dask workers:
-    wall time, seconds per sample, overhead ratio wall x workers / sum of solver time.
+    wall time, seconds per sample, overhead ratio wall x workers / sum of HiGHS run time, stage
+    means (``benchmarks/sweep_benchmark.py``); ``--sweep-aggregation-samples 5`` adds the error of
+    the share at 876 segments against hourly.
 
 Examples
 --------
@@ -526,44 +528,22 @@ def study_crosscheck(scenarios: list[str], args: argparse.Namespace) -> pd.DataF
 
 
 def study_sweep(scenarios: list[str], args: argparse.Namespace) -> pd.DataFrame:
-    """Uncertainty sweep on Dask: 32 samples of plan-2022-uncertainty on ``--sweep-workers``.
+    """Uncertainty sweep on Dask: ``--sweep-samples`` of plan-2022-uncertainty on ``--sweep-workers``.
 
-    The shipped sweep's parameters with an LHS design of exactly ``--sweep-samples`` samples at
-    ``--sweep-time`` (default 876 segments), into a fresh temporary folder (nothing resumed).
-    Prints wall time, seconds per sample and the overhead ratio wall x workers / sum(solve_s)
-    (1 would mean the workers did nothing but HiGHS); ``task_over_solve`` = sum(wall_s of the
-    tasks) / sum(solve_s) is the engine's own share (LP build, metrics) without Dask.
+    Figures and their definitions: ``benchmarks/sweep_benchmark.py``. With
+    ``--sweep-aggregation-samples N`` also the error of the share at ``--sweep-time`` against
+    hourly on N samples.
     """
     del scenarios
-    from energy_model.sweeps.runner import run_sweep
-    from energy_model.sweeps.spec import load_sweep, override_sweep, parse_time_option
+    from sweep_benchmark import study_sweep as throughput
+    from sweep_benchmark import study_sweep_aggregation
 
-    spec = ROOT / "sweeps" / "plan-2022-uncertainty.yaml"
-    sweep, base = load_sweep(spec)
-    sweep = override_sweep(sweep, samples=args.sweep_samples, time=parse_time_option(args.sweep_time))
-    sweep = sweep.model_copy(update={"sampler": "lhs"})
-    with tempfile.TemporaryDirectory() as tmp:
-        start = time.perf_counter()
-        outcome = run_sweep(sweep, base, spec, Path(tmp) / "out", workers=args.sweep_workers)
-        wall = time.perf_counter() - start
-    records = outcome.records
-    solve_sum = float(records["solve_s"].sum())
-    task_sum = float(records["wall_s"].sum())
-    row = {
-        "sweep": sweep.name,
-        "samples": len(records),
-        "ok": int((records["status"] == "ok").sum()),
-        "workers": args.sweep_workers,
-        "time": args.sweep_time,
-        "wall_s": round(wall, 1),
-        "s_per_sample": round(wall / max(len(records), 1), 2),
-        "sum_solve_s": round(solve_sum, 1),
-        "sum_task_wall_s": round(task_sum, 1),
-        "overhead_ratio": round(wall * args.sweep_workers / solve_sum, 2) if solve_sum else float("nan"),
-        "task_over_solve": round(task_sum / solve_sum, 2) if solve_sum else float("nan"),
-    }
-    table = pd.DataFrame([row])
-    _show(table, list(row), "Uncertainty sweep on Dask")
+    table = throughput(args)
+    _show(table, list(table.columns), "Uncertainty sweep on Dask")
+    if args.sweep_aggregation_samples:
+        errors = study_sweep_aggregation(args)
+        _show(errors, list(errors.columns), f"Share at {args.sweep_time} vs hourly")
+        print(f"wrote {_write(errors, 'sweep-aggregation', args.output)}")
     return table
 
 
@@ -599,6 +579,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sweep-samples", type=int, default=32, help="samples of the sweep study")
     parser.add_argument("--sweep-workers", type=int, default=2, help="Dask workers of the sweep study")
     parser.add_argument("--sweep-time", default="segment:876", help="time resolution of the sweep study")
+    parser.add_argument("--sweep-rebuild", action="store_true",
+                        help="sweep study: build every sample's LP (no in-place re-solve)")
+    parser.add_argument("--sweep-aggregation-samples", type=int, default=0,
+                        help="sweep study: also solve N samples hourly, error of the share [pp]")
     parser.add_argument("--timeout", type=float, default=1800, help="per case [s]")
     parser.add_argument("--output", type=Path, default=OUTPUT)
     args = parser.parse_args(argv)

@@ -81,3 +81,43 @@ def test_limits_as_bounds_keep_the_optimum(network: pypsa.Network) -> None:
     gas = np.array([40.0, 10.0, 0.0])
     expected = 10.0 * gas.max() + 50.0 * gas.sum()
     assert objectives == pytest.approx([expected, expected], rel=1e-9)
+
+
+def test_attach_model_writes_a_solution_into_another_copy(network: pypsa.Network) -> None:
+    """A model built and solved on one copy is written into another copy (same snapshots)."""
+    built, other = network.copy(), network.copy()
+    m = build_model(built)
+    assert run_highs(m, auxiliary_solver_options({})).optimal
+    window = compat.model_window(built)
+    assert window is not None
+    compat.attach_model(other, m, window)
+    other.optimize.assign_solution()
+    # hand-computed: wind covers 20/50/60 MW of the 60 MW load, gas the rest
+    assert other.generators_t.p["gas"].tolist() == pytest.approx([40.0, 10.0, 0.0])
+    compat.attach_model(other, None)
+    assert other._model is None and compat.model_window(other) is None
+
+
+def test_solver_run_seconds_is_highs_own_clock(network: pypsa.Network) -> None:
+    m = build_model(network)
+    run = run_highs(m, auxiliary_solver_options({}))
+    seconds = compat.solver_run_seconds(m)
+    assert 0.0 < seconds <= run.seconds
+    assert np.isnan(compat.solver_run_seconds(build_model(network.copy())))
+
+
+def test_native_solver_is_the_highs_object_after_a_direct_solve() -> None:
+    import linopy
+    from linopy.solvers import Solver
+
+    from energy_model.optimization.compat import native_solver
+
+    m = linopy.Model()
+    x = m.add_variables(lower=0, name="x")
+    m.add_constraints(x >= 2, name="c")
+    m.add_objective(3 * x)
+    solver = Solver.from_name("highs", model=m, io_api="direct", options={"output_flag": False})
+    solver.solve(assign=True)
+    highs = native_solver(solver)
+    assert highs.getObjectiveValue() == pytest.approx(6.0)
+    assert len(highs.getBasis().col_status) == 1

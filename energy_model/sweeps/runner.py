@@ -181,6 +181,7 @@ def run_sweep(
             scratch_root=str(out / store.SCRATCH_DIR),
             sample_id=sid,
             values=values_by_id[sid],
+            template_values=values_by_id[unique[0]],
         )
         for sid in todo
     ]

@@ -259,6 +259,10 @@ class Sweep(StrictModel):
         default_factory=lambda: TimeResolution(method="segment", segments=876)
     )
     """Time resolution of every sample (replaces the base scenario's)."""
+    in_place: bool = True
+    """Re-solve each worker's one LP in place for its samples
+    (:class:`energy_model.optimization.resolve.InPlaceResolver`: same optimum, no rebuild);
+    ``false`` builds every sample's LP from scratch. Not part of the sample id."""
 
     @model_validator(mode="after")
     def _unique_parameter_names(self) -> Sweep:

@@ -2,10 +2,13 @@
 
 Tasks carry specs (the sweep, the sample's values, paths), never networks. Each worker process
 loads and prepares the base network once per (base scenario, fixed overrides, time resolution)
-and keeps it in :data:`_PREPARED`; a sample works on a copy. The solve goes through the
-engine's own path (:func:`energy_model.optimization.solve.solve`,
-:func:`energy_model.analysis.metrics.compute_metrics`,
-:func:`energy_model.accounting.compute_verdicts`); the result is one small flat record.
+and keeps it in :data:`_PREPARED`; a sample works on a copy. Each worker also builds one LP,
+of the design's first sample, and re-solves it in place for every sample
+(:class:`energy_model.optimization.resolve.InPlaceResolver`, kept in :data:`_RESOLVERS`); a
+sample it cannot map goes through the engine's ordinary path
+(:func:`energy_model.optimization.solve.solve_scenario`). Metrics and verdicts come from
+:func:`energy_model.analysis.metrics.compute_metrics` and
+:func:`energy_model.accounting.compute_verdicts`; the result is one small flat record.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import logging
 import os
 import socket
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -37,6 +40,9 @@ from energy_model.sweeps.spec import (
 
 if TYPE_CHECKING:
     import pypsa
+
+    from energy_model.optimization.resolve import InPlaceResolver
+    from energy_model.optimization.solve import SolveResult
 
 logger = logging.getLogger(__name__)
 
@@ -61,8 +67,13 @@ CACHE_SIZE = 2
 #: Bisection steps of the capacity-factor rescaling (relative accuracy ~1e-12).
 BISECTION_STEPS = 60
 
+#: Sample id (scratch folder name) of the template sample of the in-place LP.
+TEMPLATE_ID = "template"
+
 #: Worker-process cache: key -> (prepared scenario, prepared network).
 _PREPARED: dict[str, tuple[Scenario, pypsa.Network]] = {}
+#: Worker-process cache: key -> the LP re-solved in place for the samples (``None``: not possible).
+_RESOLVERS: dict[str, InPlaceResolver | None] = {}
 
 
 @dataclass(frozen=True)
@@ -80,6 +91,8 @@ class SampleTask:
         Content hash of the resolved inputs (:func:`compute_sample_id`).
     values
         Sampled value per parameter name, in the parameter's unit.
+    template_values
+        See the attribute.
     """
 
     sweep: Sweep
@@ -89,6 +102,9 @@ class SampleTask:
     scratch_root: str
     sample_id: str
     values: dict[str, float]
+    template_values: dict[str, float] | None = None
+    """Values of the sample every worker builds its in-place LP from (the design's first);
+    ``None``: this sample's own."""
 
 
 def compute_sample_id(sweep: Sweep, base: Scenario, values: dict[str, float]) -> str:
@@ -143,7 +159,11 @@ def prepared_base(task: SampleTask) -> tuple[Scenario, pypsa.Network, float]:
     network_dir = resolve_project_path(base_file, base.network)
     n = load_network(network_dir, base.allow_custom_columns)
     apply_scenario(n, prepared, file=base_file)
+    # once here rather than per sample: copies keep the sub-networks, so writing a solution back
+    # (PyPSA's post-processing) does not determine the topology again for every sample
+    n.determine_network_topology()
     while len(_PREPARED) >= CACHE_SIZE:
+        _RESOLVERS.pop(next(iter(_PREPARED)), None)
         _PREPARED.pop(next(iter(_PREPARED)))
     _PREPARED[key] = (prepared, n)
     return prepared, n, time.perf_counter() - start
@@ -316,6 +336,61 @@ def summarise(metrics: pd.DataFrame, verdicts: pd.DataFrame) -> dict[str, Any]:
     return record
 
 
+def solve_sample(
+    n: pypsa.Network, sc: Scenario, task: SampleTask, record: dict[str, Any]
+) -> SolveResult:
+    """Solve one sample: in place on this worker's LP when possible, else from scratch.
+
+    The worker's first sample of a prepared base builds the
+    :class:`~energy_model.optimization.resolve.InPlaceResolver`: the LP of the template sample
+    (``task.template_values``, the design's first sample on every worker), solved once for its
+    optimal basis. Every sample then only changes the LP's numbers and re-solves from that basis,
+    so its result does not depend on which samples the worker solved before. A sample the
+    resolver cannot map (or ``sweep.in_place: false``) goes through
+    :func:`energy_model.optimization.solve.solve_scenario`. Sets ``record``'s ``build_s``,
+    ``solve_s``, ``highs_s`` and ``in_place``.
+    """
+    from energy_model.optimization.compat import solver_run_seconds  # noqa: PLC0415
+    from energy_model.optimization.resolve import InPlaceResolver, NotResolvableError  # noqa: PLC0415
+    from energy_model.optimization.solve import solve_scenario  # noqa: PLC0415
+
+    project_root = Path(task.project_root)
+    resolver = None
+    if task.sweep.in_place:
+        key = _cache_key(task)
+        if key not in _RESOLVERS:
+            start = time.perf_counter()
+            try:
+                template_n, template_sc = n, sc
+                if task.template_values is not None and task.template_values != task.values:
+                    base_sc, base_n, _ = prepared_base(task)
+                    template_n = base_n.copy()
+                    template = replace(task, values=task.template_values, sample_id=TEMPLATE_ID)
+                    template_sc = apply_sample(template_n, base_sc, template)
+                _RESOLVERS[key] = InPlaceResolver(template_n, template_sc, project_root)
+            except Exception as err:  # noqa: BLE001 - without a template every sample builds its LP
+                logger.warning("sweep: no in-place re-solve (%s: %s); every sample builds its LP",
+                               type(err).__name__, err)
+                _RESOLVERS[key] = None
+            record["build_s"] = time.perf_counter() - start
+        resolver = _RESOLVERS[key]
+    if resolver is not None:
+        try:
+            result = resolver.solve(n, sc)
+        except NotResolvableError as err:
+            logger.info("sample %s: solved from scratch (%s)", task.sample_id, err)
+        else:
+            record.update(in_place=True, solve_s=result.timings["solve"], highs_s=result.timings["highs"],
+                          post_s=result.timings["post"])
+            return result
+    result = solve_scenario(n, sc, project_root, diagnose=False)
+    record["build_s"] = float(result.timings.get("build", 0.0))
+    record["solve_s"] = float(result.timings.get("solve", 0.0))
+    record["highs_s"] = solver_run_seconds(n.model)
+    record["post_s"] = float(result.timings.get("post", 0.0))
+    return result
+
+
 def run_sample(task: SampleTask) -> dict[str, Any]:
     """Solve one sample; never raises (a failure is a record with status ``infeasible``/``error``).
 
@@ -324,36 +399,42 @@ def run_sample(task: SampleTask) -> dict[str, Any]:
     dict
         ``sample_id``, ``input.<name>`` per parameter, ``status`` (``ok``, ``infeasible`` or
         ``error``), ``message``, ``objective`` [CNY/yr], the columns of :func:`summarise`,
-        ``prepare_s`` (base preparation on a cache miss), ``build_s``, ``solve_s`` (HiGHS),
-        ``wall_s`` (whole task) [s], ``snapshots`` and ``worker`` (host:pid).
+        ``in_place`` (re-solved in place), ``prepare_s`` (base preparation on a cache miss),
+        ``build_s`` (LP build; in place: the worker's template LP, once), ``apply_s`` (copy of
+        the base + the sample's values), ``solve_s`` (solver call incl. linopy's hand-over),
+        ``highs_s`` (HiGHS's own run time), ``post_s`` (solution into the network, physics
+        checks), ``metrics_s``, ``wall_s`` (whole task) and ``cpu_s`` (CPU time of the task's
+        process; on a shared machine wall_s > cpu_s) [s], ``snapshots`` and ``worker`` (host:pid).
     """
     from energy_model.accounting import compute_verdicts  # noqa: PLC0415
     from energy_model.analysis.metrics import compute_metrics  # noqa: PLC0415
-    from energy_model.optimization.solve import solve_scenario  # noqa: PLC0415
 
-    start = time.perf_counter()
+    start, start_cpu = time.perf_counter(), time.process_time()
     record: dict[str, Any] = {"sample_id": task.sample_id}
     for name, value in task.values.items():
         record[f"input.{name}"] = float(value)
     record.update(status="ok", message="", objective=float("nan"), prepare_s=0.0, build_s=0.0,
-                  solve_s=0.0, snapshots=0, worker=f"{socket.gethostname()}:{os.getpid()}")
+                  apply_s=0.0, solve_s=0.0, highs_s=float("nan"), post_s=0.0, metrics_s=0.0,
+                  in_place=False, snapshots=0, worker=f"{socket.gethostname()}:{os.getpid()}")
     try:
         base_sc, base_n, record["prepare_s"] = prepared_base(task)
+        start_apply = time.perf_counter()
         n = base_n.copy()
         sc = apply_sample(n, base_sc, task)
+        record["apply_s"] = time.perf_counter() - start_apply
         record["snapshots"] = len(n.snapshots)
-        project_root = Path(task.project_root)
-        result = solve_scenario(n, sc, project_root, diagnose=False)
-        record["build_s"] = float(result.timings.get("build", 0.0))
-        record["solve_s"] = float(result.timings.get("solve", 0.0))
+        result = solve_sample(n, sc, task, record)
         record["objective"] = float(result.objective)
-        metrics = compute_metrics(n, sc, result, project_root)
+        start_metrics = time.perf_counter()
+        metrics = compute_metrics(n, sc, result, Path(task.project_root))
         record.update(summarise(metrics, compute_verdicts(metrics, sc)))
+        record["metrics_s"] = time.perf_counter() - start_metrics
     except InfeasibleError as err:
         record.update(status="infeasible", message=str(err))
     except Exception as err:  # noqa: BLE001 - a failed sample is recorded; the sweep goes on
         record.update(status="error", message=f"{type(err).__name__}: {' '.join(str(err).split())}")
     record["wall_s"] = time.perf_counter() - start
+    record["cpu_s"] = time.process_time() - start_cpu
     return record
 
 

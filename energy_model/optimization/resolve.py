@@ -1,0 +1,458 @@
+r"""Re-solve one LP in place for many samples of the same network (uncertainty sweeps).
+
+A sweep solves the same network hundreds of times with a few input numbers changed (a load
+scaled, an availability series rescaled, a fixed capacity, a contract volume). Building PyPSA's
+linopy model costs more than HiGHS needs to solve it at sweep resolution, so a worker builds the
+model once (:class:`InPlaceResolver`, from the first sample's network) and, per sample, writes
+the sample's numbers into that model and re-solves it through linopy's persistent HiGHS
+interface (``linopy.solvers.Solver`` with ``track_updates=True``: only the changed bounds,
+right-hand sides and coefficients are handed to the live ``highspy.Highs`` object, which keeps
+its basis, so each re-solve starts warm).
+
+Which inputs can change, and where they enter the LP (PyPSA 1.4 formulation; every mapping is
+checked against the built model when the resolver is created, :meth:`InPlaceResolver.validate`,
+and a mapping that does not reproduce the model's own numbers is switched off):
+
+=====================================  ===================================================
+changed input                          LP numbers recomputed (absolute, from the sample)
+=====================================  ===================================================
+``Load.p_set``                         right-hand side of ``Bus-nodal_balance``:
+                                       :math:`b_{i,t} = -\sum_{l \in i} s_l\, p^{set}_{l,t}`
+``<c>.<nom>``, ``<min_pu>``,           bounds of ``<c>-<x>`` of fixed-capacity assets
+``<max_pu>`` (Generator p, Link p,     (PyPSA's limit rows moved to bounds by
+Store e)                               ``constraints.move_fixed_limits_to_bounds``):
+                                       :math:`\underline{u}_{t} N \le x_t \le \bar u_{t} N`
+``<min_pu>``, ``<max_pu>`` of          coefficient of the capacity in ``<c>-ext-<x>-lower/upper``:
+extendable assets                      :math:`x_t - \bar u_t X \le 0` (coefficient :math:`-\bar u_t`)
+export contract ``min_energy_twh``     right-hand side :math:`10^6 E` of its row
+accounting keys, data tables           nothing (used after the solve only)
+=====================================  ===================================================
+
+==================  =====================================================  =========
+symbol              meaning                                                unit
+==================  =====================================================  =========
+:math:`s_l`         load sign (PyPSA ``sign``, -1 for consumption)          –
+:math:`p^{set}`     load                                                   MW
+:math:`N`           fixed capacity (``p_nom``, ``e_nom``)                   MW, MWh
+:math:`X`           capacity variable of an extendable asset                MW, MWh
+:math:`\underline u, \bar u`  per-unit limits (``p_min_pu``/``p_max_pu``,   –
+                    ``e_min_pu``/``e_max_pu``)
+:math:`E`           contracted delivery                                    TWh/yr
+==================  =====================================================  =========
+
+Any other difference from the template (another attribute, a changed component set, snapshots,
+a capacity of an extendable asset, a different scenario apart from contract volumes and
+accounting, an enforced target) raises :class:`NotResolvableError`; the caller then solves the
+sample the ordinary way (:func:`energy_model.optimization.solve.solve_scenario`). The result is
+the LP optimum of the sample's own model, exactly as a fresh build would give (checked in
+``tests/test_sweeps.py`` against :func:`~energy_model.optimization.solve.solve`).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from energy_model.checks import check_solution
+from energy_model.exceptions import InfeasibleError
+from energy_model.optimization.compat import attach_model, model_window, native_solver, set_variable_bounds
+from energy_model.optimization.constraints import export_contract_name, extra_functionality, read_duals
+from energy_model.optimization.model import (
+    SOLVER_NAME,
+    build_model,
+    lp_size,
+    main_solver_options,
+    objective_value,
+    write_solution,
+)
+from energy_model.optimization.solve import SolveResult
+from energy_model.tables import MWH_PER_TWH
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    import linopy
+    import pypsa
+
+    from energy_model.scenario import Scenario
+
+logger = logging.getLogger(__name__)
+
+#: Component -> (operational variable, capacity attribute, lower per-unit, upper per-unit).
+OPERATIONAL: dict[str, tuple[str, str, str, str]] = {
+    "Generator": ("p", "p_nom", "p_min_pu", "p_max_pu"),
+    "Link": ("p", "p_nom", "p_min_pu", "p_max_pu"),
+    "Store": ("e", "e_nom", "e_min_pu", "e_max_pu"),
+}
+#: Components derived from the others (the topology), not inputs: not compared.
+DERIVED_COMPONENTS = ("SubNetwork",)
+#: Name of the group of LP numbers that loads change.
+NODAL_GROUP = "Load"
+#: Relative tolerance of the validation of a mapping against the built model [-].
+VALIDATION_RTOL = 1e-9
+
+
+class NotResolvableError(Exception):
+    """The sample differs from the template in something the in-place update does not map."""
+
+
+def _frames_equal(a: pd.DataFrame, b: pd.DataFrame) -> bool:
+    return bool(a.shape == b.shape and a.equals(b))
+
+
+def changed_inputs(ref: pypsa.Network, n: pypsa.Network) -> dict[tuple[str, str], pd.Index]:
+    """Inputs of ``n`` that differ from ``ref``: ``(component, attribute) -> names``.
+
+    Compares every static column and every time series of every component (inputs; neither
+    network may be solved) except :data:`DERIVED_COMPONENTS`. Raises :class:`NotResolvableError`
+    when the structure differs: snapshots, weightings or the set of components.
+    """
+    if not ref.snapshots.equals(n.snapshots) or not _frames_equal(
+        ref.snapshot_weightings, n.snapshot_weightings
+    ):
+        raise NotResolvableError("snapshots or snapshot weightings differ")
+    changed: dict[tuple[str, str], pd.Index] = {}
+    for component in ref.components:
+        name = component.name
+        if name in DERIVED_COMPONENTS:
+            continue
+        static_ref, static_n = component.static, n.components[name].static
+        if not static_ref.index.equals(static_n.index) or set(static_ref.columns) != set(static_n.columns):
+            raise NotResolvableError(f"the {name} table differs in its rows or columns")
+        for column in static_ref.columns:
+            a, b = static_ref[column], static_n[column]
+            if not a.equals(b):
+                differs = ~((a == b) | (a.isna() & b.isna()))
+                changed[(name, column)] = static_ref.index[differs.to_numpy()]
+        dynamic_n = n.components[name].dynamic
+        for attribute, frame_ref in component.dynamic.items():
+            frame_n = dynamic_n[attribute]
+            if frame_ref.empty and frame_n.empty:
+                continue
+            if set(frame_ref.columns) != set(frame_n.columns):
+                names = frame_ref.columns.symmetric_difference(frame_n.columns)
+            elif frame_ref.equals(frame_n[frame_ref.columns]):
+                continue
+            else:
+                b = frame_n[frame_ref.columns]
+                differs = ~((frame_ref == b) | (frame_ref.isna() & b.isna())).all()
+                names = frame_ref.columns[differs.to_numpy()]
+            if len(names):
+                key = (name, attribute)
+                changed[key] = changed.get(key, pd.Index([])).union(names)
+    return changed
+
+
+def _as_array(frame: pd.DataFrame, like: xr.DataArray) -> xr.DataArray:
+    """A snapshots x names frame as a DataArray laid out like ``like`` (NaN where absent)."""
+    frame = frame.copy()
+    frame.index.name = "snapshot"
+    frame.columns.name = "name"
+    array = xr.DataArray(frame)
+    return array.reindex({d: like.indexes[d] for d in ("snapshot", "name")}).transpose(*like.dims)
+
+
+def nodal_balance_rhs(n: pypsa.Network, like: xr.DataArray) -> xr.DataArray:
+    r""":math:`b_{i,t} = -\sum_{l \in i} s_l\, p^{set}_{l,t}` over the active loads (0 without)."""
+    loads = n.loads
+    active = loads["active"].astype(bool) if "active" in loads else pd.Series(True, index=loads.index)
+    names = loads.index[active.to_numpy()]
+    p_set = n.get_switchable_as_dense("Load", "p_set")[names]
+    values = -p_set.mul(loads.loc[names, "sign"].astype(float), axis=1)
+    by_bus = values.T.groupby(loads.loc[names, "bus"]).sum().T
+    return _as_array(by_bus, like).fillna(0.0)
+
+
+def _fixed_and_extendable(n: pypsa.Network, component: str) -> tuple[pd.Index, pd.Index]:
+    _, nom, _, _ = OPERATIONAL[component]
+    static = n.components[component].static
+    extendable = static[f"{nom}_extendable"].astype(bool)
+    no = pd.Series(False, index=static.index)
+    committable = static["committable"].astype(bool) if "committable" in static else no
+    return static.index[~extendable & ~committable], static.index[extendable & ~committable]
+
+
+def fixed_bounds(n: pypsa.Network, component: str, like: xr.DataArray) -> tuple[xr.DataArray, xr.DataArray]:
+    r"""Bounds :math:`\underline u_t N, \bar u_t N` of the fixed-capacity assets (NaN elsewhere).
+
+    As PyPSA: an infinite capacity with a zero per-unit limit gives 0, not NaN.
+    """
+    _, nom, lower_pu, upper_pu = OPERATIONAL[component]
+    fixed, _ = _fixed_and_extendable(n, component)
+    fixed = fixed.intersection(like.indexes["name"])
+    capacity = n.components[component].static.loc[fixed, nom].astype(float)
+    bounds = []
+    for attribute in (lower_pu, upper_pu):
+        per_unit = n.get_switchable_as_dense(component, attribute)[fixed]
+        value = per_unit.mul(capacity, axis=1)
+        value = value.where(~(np.isinf(capacity).to_numpy()[None, :] & (per_unit == 0)), 0.0)
+        bounds.append(_as_array(value, like))
+    return bounds[0], bounds[1]
+
+
+def extendable_coefficients(n: pypsa.Network, component: str, side: str, like: xr.DataArray) -> xr.DataArray:
+    r"""Coefficient :math:`-u_t` of the capacity in ``<c>-ext-<x>-<side>`` (NaN elsewhere)."""
+    _, _, lower_pu, upper_pu = OPERATIONAL[component]
+    _, extendable = _fixed_and_extendable(n, component)
+    extendable = extendable.intersection(like.indexes["name"])
+    per_unit = n.get_switchable_as_dense(component, lower_pu if side == "lower" else upper_pu)[extendable]
+    return _as_array(-per_unit, like)
+
+
+def _close(model_values: xr.DataArray, computed: xr.DataArray, where: xr.DataArray) -> bool:
+    mask = (where & computed.notnull()).to_numpy()
+    a = np.asarray(model_values.to_numpy(), dtype=float)[mask]
+    b = np.asarray(computed.to_numpy(), dtype=float)[mask]
+    both_inf = np.isinf(a) & np.isinf(b) & (np.sign(a) == np.sign(b))
+    return bool(np.all(both_inf | np.isclose(a, b, rtol=VALIDATION_RTOL, atol=1e-9)))
+
+
+class InPlaceResolver:
+    """The linopy model of a template network, re-solved in place for samples of it.
+
+    Parameters
+    ----------
+    template
+        A network with the sample structure (a sample applied); copied, never changed.
+    sc
+        Its scenario; samples may differ from it only in export-contract volumes and
+        accounting keys.
+    project_root
+        Folder of the scenario's relative data paths.
+    """
+
+    def __init__(self, template: pypsa.Network, sc: Scenario, project_root: Path) -> None:
+        from linopy.solvers import Solver  # noqa: PLC0415
+
+        if any(t.enforce for t in sc.targets):
+            raise NotResolvableError("an enforced target needs the mix-ratio iteration")
+        start = time.perf_counter()
+        self.ref = template.copy()
+        self.sc = sc
+        self.project_root = project_root
+        work = template.copy()
+        self.model: linopy.Model = build_model(work, extra_functionality(sc, project_root))
+        self.window = model_window(work)
+        attach_model(work, None)
+        self.size = lp_size(self.model)
+        self.options = main_solver_options(sc.solver.options)
+        self.supported = self.validate()
+        self.solver = Solver.from_name(
+            SOLVER_NAME, model=self.model, io_api="direct", options=self.options, track_updates=True
+        )
+        self.dirty: set[str] = set()
+        self._highs_object: Any = None
+        self._highs_clock = 0.0
+        self.solves = 0
+        result = self.solver.solve(assign=True)
+        if str(self.model.termination_condition) != "optimal":
+            msg = f"the template LP ended '{self.model.termination_condition}'; no start basis"
+            raise NotResolvableError(msg)
+        self._highs_clock = self._runtime(result)
+        self._highs_object = native_solver(self.solver)
+        self.basis = native_solver(self.solver).getBasis()
+        self.build_seconds = time.perf_counter() - start
+        logger.info("in-place resolver built in %.2f s; mappings checked: %s",
+                    self.build_seconds, ", ".join(sorted(self.supported)) or "none")
+
+    @staticmethod
+    def _runtime(result: Any) -> float:
+        """HiGHS's run clock after a run [s] (``Highs.getRunTime()``, cumulative per object)."""
+        report = getattr(result, "report", None)
+        runtime = getattr(report, "runtime", None)
+        return float(runtime) if runtime is not None else float("nan")
+
+    # --- the mapping --------------------------------------------------------------------------
+
+    def _groups(self) -> list[str]:
+        groups = [NODAL_GROUP] if "Bus-nodal_balance" in self.model.constraints else []
+        for component, (attr, _, _, _) in OPERATIONAL.items():
+            if f"{component}-{attr}" in self.model.variables:
+                groups.append(component)
+            if any(f"{component}-ext-{attr}-{side}" in self.model.constraints for side in ("lower", "upper")):
+                groups.append(f"{component}-ext")
+        return groups
+
+    def _compute(self, group: str, n: pypsa.Network) -> dict[str, Any]:
+        """The group's LP numbers computed from ``n``: target -> (array, model array, mask)."""
+        m = self.model
+        if group == NODAL_GROUP:
+            con = m.constraints["Bus-nodal_balance"]
+            return {"rhs": (nodal_balance_rhs(n, con.rhs), con.rhs, con.labels >= 0)}
+        component, _, ext = group.partition("-")
+        attr, _, _, _ = OPERATIONAL[component]
+        if not ext:
+            var = m.variables[f"{component}-{attr}"]
+            if f"{component}-maintenance" in m.variables:
+                raise NotResolvableError(f"{component} has maintenance variables")
+            lower, upper = fixed_bounds(n, component, var.labels)
+            mask = var.labels >= 0
+            return {"lower": (lower, var.lower, mask), "upper": (upper, var.upper, mask)}
+        out = {}
+        _, nom, _, _ = OPERATIONAL[component]
+        capacity_labels = m.variables[f"{component}-{nom}"].labels.to_numpy().ravel()
+        for side in ("lower", "upper"):
+            name = f"{component}-ext-{attr}-{side}"
+            if name not in m.constraints:
+                continue
+            con = m.constraints[name]
+            if con.vars.sizes.get("_term") != 2:
+                raise NotResolvableError(f"{name} has terms other than dispatch and capacity")
+            is_capacity = xr.DataArray(np.isin(con.vars.to_numpy(), capacity_labels), dims=con.vars.dims)
+            computed = extendable_coefficients(n, component, side, con.labels).broadcast_like(con.coeffs)
+            out[side] = (computed, con.coeffs, is_capacity & (con.labels >= 0))
+        return out
+
+    def validate(self) -> set[str]:
+        """The groups whose mapping reproduces the built model's numbers from the template."""
+        supported = set()
+        for group in self._groups():
+            try:
+                parts = self._compute(group, self.ref)
+            except NotResolvableError as err:
+                logger.info("in-place update of %s off: %s", group, err)
+                continue
+            if all(_close(model_values, computed, mask) for computed, model_values, mask in parts.values()):
+                supported.add(group)
+            else:
+                logger.warning("in-place update of %s off: the mapping does not reproduce the model", group)
+        for contract in self.sc.export_contracts:
+            rhs = self.model.constraints[export_contract_name(contract)].rhs
+            if not np.allclose(rhs.to_numpy(), contract.min_energy_twh * MWH_PER_TWH):
+                supported.discard("contracts")
+                return supported
+        supported.add("contracts")
+        return supported
+
+    def _group_of(self, component: str, attribute: str, names: pd.Index) -> list[str]:
+        if component == "Load" and attribute == "p_set":
+            return [NODAL_GROUP]
+        if component not in OPERATIONAL:
+            return []
+        _, nom, lower_pu, upper_pu = OPERATIONAL[component]
+        fixed, extendable = _fixed_and_extendable(self.ref, component)
+        if attribute == nom and names.isin(fixed).all():
+            return [component]
+        if attribute in (lower_pu, upper_pu):
+            groups = [component] if names.isin(fixed).any() else []
+            return groups + ([f"{component}-ext"] if names.isin(extendable).any() else [])
+        return []
+
+    def groups_for(self, n: pypsa.Network, sc: Scenario) -> set[str]:
+        """The groups a sample changes; :class:`NotResolvableError` when it changes more."""
+        if any(t.enforce for t in sc.targets):
+            raise NotResolvableError("an enforced target needs the mix-ratio iteration")
+        ref = self.sc.model_dump(exclude={"accounting"})
+        new = sc.model_dump(exclude={"accounting"})
+        for contracts in (ref["export_contracts"], new["export_contracts"]):
+            for contract in contracts:
+                contract.pop("min_energy_twh")
+        if ref != new:
+            raise NotResolvableError("the scenario differs in more than contracts and accounting")
+        groups: set[str] = set()
+        for (component, attribute), names in changed_inputs(self.ref, n).items():
+            found = self._group_of(component, attribute, names)
+            if not found or not set(found) <= self.supported:
+                raise NotResolvableError(f"{component}.{attribute} of {list(names)[:3]} changed")
+            groups.update(found)
+        return groups
+
+    # --- one sample ---------------------------------------------------------------------------
+
+    def _write(self, group: str, n: pypsa.Network) -> None:
+        m = self.model
+        parts = self._compute(group, n)
+        if group == NODAL_GROUP:
+            computed, current, mask = parts["rhs"]
+            m.constraints["Bus-nodal_balance"].update(rhs=xr.where(mask, computed, current))
+            return
+        component, _, ext = group.partition("-")
+        attr, _, _, _ = OPERATIONAL[component]
+        if not ext:
+            bounds = {
+                side: xr.where(mask & computed.notnull(), computed, current)
+                for side, (computed, current, mask) in parts.items()
+            }
+            set_variable_bounds(m.variables[f"{component}-{attr}"], **bounds)
+            return
+        for side, (computed, current, mask) in parts.items():
+            m.constraints[f"{component}-ext-{attr}-{side}"].update(
+                coeffs=xr.where(mask & computed.notnull(), computed, current)
+            )
+
+    def solve(self, n: pypsa.Network, sc: Scenario) -> SolveResult:
+        """Solve sample ``n`` (the template with other numbers) in place; write the solution into ``n``.
+
+        Raises
+        ------
+        NotResolvableError
+            When the sample changes something the update does not map (nothing was changed).
+        InfeasibleError
+            When HiGHS does not end optimal.
+        """
+        groups = self.groups_for(n, sc)
+        start = time.perf_counter()
+        for group in sorted(groups | self.dirty):
+            self._write(group, n)
+        self.dirty = groups
+        for contract in sc.export_contracts:
+            self.model.constraints[export_contract_name(contract)].update(
+                rhs=contract.min_energy_twh * MWH_PER_TWH
+            )
+        timings = {"update": time.perf_counter() - start}
+        start = time.perf_counter()
+        self.solver.update(self.model)  # only the changed numbers go to the live Highs object
+        native = native_solver(self.solver)
+        # every sample starts from the template's optimal basis, with no other state of the
+        # previous run (edge weights, factorisation): the result does not depend on the order
+        native.clearSolver()
+        native.setBasis(self.basis)
+        result = self.solver.solve(assign=True)
+        timings["solve"] = time.perf_counter() - start
+        # HiGHS's run clock accumulates over the runs of one Highs object: take the difference
+        runtime = self._runtime(result)
+        previous = self._highs_clock if native is self._highs_object else 0.0
+        timings["highs"] = runtime - previous
+        self._highs_object, self._highs_clock = native, runtime
+        self.solves += 1
+        status, condition = str(self.model.status), str(self.model.termination_condition)
+        if status != "ok" or condition != "optimal":
+            msg = (
+                f"scenario '{sc.name}': the optimisation ended with status '{status}' and "
+                f"condition '{condition}', not optimal; no result was written"
+            )
+            raise InfeasibleError(msg, status=status, condition=condition)
+        start = time.perf_counter()
+        attach_model(n, self.model, self.window)
+        try:
+            write_solution(n)
+            check_solution(n, sc)
+        finally:
+            attach_model(n, None)
+        duals = read_duals(self.model, sc)
+        timings["post"] = time.perf_counter() - start
+        return SolveResult(
+            status=status,
+            condition=condition,
+            objective=objective_value(self.model),
+            duals=duals,
+            timings=timings,
+            lp_size=self.size,
+            solver_options=self.options,
+            screening={"enabled": False, "reason": "in-place re-solve of a sweep sample"},
+        )
+
+
+__all__ = [
+    "InPlaceResolver",
+    "NotResolvableError",
+    "changed_inputs",
+    "extendable_coefficients",
+    "fixed_bounds",
+    "nodal_balance_rhs",
+]
