@@ -18,7 +18,7 @@ NETWORK_INPUTS := $(shell find networks data -type f 2>/dev/null)
 # Every module of the package, subpackages included (a change in optimization/ re-runs too).
 PACKAGE_FILES := $(shell find energy_model -name '*.py' 2>/dev/null) pyproject.toml
 
-.PHONY: all scenarios runs sweeps test test-all test-slow lint bench report compare validate clean clean-results venv networks
+.PHONY: all scenarios runs sweeps mutation test test-all test-slow lint bench report compare validate clean clean-results venv networks
 .DELETE_ON_ERROR:
 
 all: scenarios
@@ -56,6 +56,10 @@ validate: | $(STAMP)
 
 test: | $(STAMP)
 	$(BIN)/python -m pytest -n 2 -q
+
+# Mutation audit (docs/testing.md): curated one-line mistakes, each against its targeted tests.
+mutation: | $(STAMP)
+	$(BIN)/python benchmarks/mutation_audit.py
 
 # Quality gates (run in CI): ruff (lint), mypy (types), import-linter (layers, no upward imports).
 lint: | $(STAMP)

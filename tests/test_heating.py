@@ -315,3 +315,72 @@ def test_heating_scenarios_apply_to_the_network(name: str, heated: pypsa.Network
     else:
         assert (electric.p_nom > 0).all()
         assert not coal.p_nom_extendable.any()
+
+
+# ------------------------------------------------------------------ degree-hour base and sizing
+
+
+def test_degree_hours_by_hand() -> None:
+    """Base 18 degC, 24-hour trailing mean: 0 degC for a day, then -20 degC."""
+    index = pd.date_range("2022-01-01", periods=48, freq="h")
+    temperature = pd.Series(np.r_[np.full(24, 0.0), np.full(24, -20.0)], index=index)
+    hdh = heating.compute_heating_degree_hours(temperature, base_temperature=18.0, smoothing_hours=24)
+    assert hdh.iloc[0] == pytest.approx(18.0)
+    assert hdh.iloc[23] == pytest.approx(18.0)
+    assert hdh.iloc[24] == pytest.approx(18.0 + 20.0 / 24)  # one cold hour in the window
+    assert hdh.iloc[30] == pytest.approx(18.0 + 7 * 20.0 / 24)
+    assert hdh.iloc[47] == pytest.approx(38.0)
+    warm = heating.compute_heating_degree_hours(pd.Series(25.0, index=index), 18.0, 24)
+    assert (warm == 0).all()  # above the base: no negative degree-hours
+    other_base = heating.compute_heating_degree_hours(temperature, base_temperature=15.0)
+    assert other_base.iloc[0] == pytest.approx(15.0)
+
+
+def test_zone_degree_hours_use_the_parameter_base(params: dict[str, str]) -> None:
+    """HDH(t) = max(0, 18 - mean of the zone temperature over t-23 h..t), checked in January."""
+    assert float(params["base_temperature"]) == 18.0
+    assert int(float(params["smoothing_hours"])) == 24
+    raw, hdh = heating.compute_zone_temperatures(DATA, params, SNAPSHOTS)
+    for zone in ("basin", "bashang"):
+        for t in pd.date_range("2022-01-10 05:00", periods=5, freq="37h"):
+            window = raw[zone].loc[t - pd.Timedelta(hours=23): t]
+            assert len(window) == 24
+            expected = max(0.0, 18.0 - float(window.mean()))
+            assert hdh[zone].loc[t] == pytest.approx(expected, abs=1e-9), (zone, t)
+
+
+def test_heat_pump_and_heater_sizing(heated: pypsa.Network, params: dict[str, str]) -> None:
+    """Rural: heat pumps serve ``rural_share_heat_pump`` of 1.1 x peak at the season's lowest
+    COP; heaters 0.2 x 1.1 x peak + 0.3 x design day / 10 valley hours; urban boilers
+    max(1.1 x peak, design day / 10 h) / 0.99; stores hold 14 h of the design day."""
+    num = {key: float(params[key]) for key in (
+        "rural_share_heat_pump", "capacity_margin", "rural_share_direct_heater",
+        "rural_share_storage_heater", "valley_hours", "storage_cover_hours",
+        "rural_heater_efficiency", "urban_boiler_efficiency")}
+    assert (num["rural_share_heat_pump"], num["capacity_margin"]) == (0.5, 1.1)
+    demand = heated.loads_t.p_set
+    days = pd.DatetimeIndex(heated.snapshots).date
+    for bus, prefix, zone in (("rural_bashang_heat", "rural_bashang", "bashang"),
+                              ("rural_basin_heat", "rural_basin", "basin")):
+        peak = float(demand[bus].max())
+        design_day = float(demand[bus].groupby(days).sum().max())
+        cop = heated.links_t.efficiency[f"{prefix}_heat_pump"]
+        season = heating.compute_season_mask(
+            pd.DatetimeIndex(heated.snapshots), params[f"season_{zone}_start"],
+            params[f"season_{zone}_end"])
+        cop_min = float(cop[season.to_numpy()].min())
+        assert cop_min < float(cop.max())  # the season's lowest COP, not the year's or a mean
+        p_nom = heated.links.at[f"{prefix}_heat_pump", "p_nom"]
+        assert p_nom == pytest.approx(0.5 * peak * 1.1 / cop_min, rel=1e-9)
+        p_max_pu = heated.links_t.p_max_pu[f"{prefix}_heat_pump"]
+        expected = (0.5 * demand[bus] / (cop * p_nom)).clip(upper=1.0)
+        assert p_max_pu.to_numpy() == pytest.approx(expected.to_numpy(), rel=1e-9, abs=1e-12)
+        heater = (0.2 * peak * 1.1 + 0.3 * design_day / 10) / num["rural_heater_efficiency"]
+        assert heated.links.at[f"{prefix}_resistive_heater", "p_nom"] == pytest.approx(heater)
+        store = heated.stores.at[f"{prefix}_heat_storage", "e_nom"]
+        assert store == pytest.approx(0.3 * design_day * 14 / 24)
+    peak = float(demand["urban_heat"].max())
+    design_day = float(demand["urban_heat"].groupby(days).sum().max())
+    boiler = max(peak * 1.1, design_day / 10) / num["urban_boiler_efficiency"]
+    assert heated.links.at["urban_electric_boiler", "p_nom"] == pytest.approx(boiler)
+    assert heated.stores.at["urban_water_tank", "e_nom"] == pytest.approx(design_day * 14 / 24)
