@@ -151,6 +151,25 @@ def test_a_different_network_gives_a_different_objective() -> None:
     assert abs(objective / n.objective - 1) > 1e-3
 
 
+def test_scheduled_storage_unit_matches(tmp_path: Path) -> None:
+    """A storage unit on a fixed daily schedule (p_set: pump 4 h, generate 3 h, as the
+    grid-scheduled Fengning plant): both LPs fix its net output, so the objectives agree and the
+    schedule costs something against a free storage unit."""
+    hours = np.arange(24)
+    schedule = np.where(hours < 4, -20.0, np.where((hours >= 17) & (hours < 20), 20.0 * 0.81 * 4 / 3, np.nan))
+    scheduled = _toy()
+    scheduled.add("StorageUnit", "phs", bus="local", carrier="coal", p_nom=30.0, max_hours=6,
+                  efficiency_store=0.9, efficiency_dispatch=0.9, cyclic_state_of_charge=True,
+                  p_set=pd.Series(schedule, index=scheduled.snapshots))
+    result = run_crosscheck(scheduled, _scenario(0.0), tmp_path)
+    assert result.ok, result.summary()
+    free = _toy()
+    free.add("StorageUnit", "phs", bus="local", carrier="coal", p_nom=30.0, max_hours=6,
+             efficiency_store=0.9, efficiency_dispatch=0.9, cyclic_state_of_charge=True)
+    unscheduled = run_crosscheck(free, _scenario(0.0), tmp_path)
+    assert result.objective_pyomo > unscheduled.objective_pyomo
+
+
 def test_unsupported_feature_is_refused() -> None:
     n = _toy()
     n.generators.loc["coal", "ramp_limit_up"] = 0.5

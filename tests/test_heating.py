@@ -295,23 +295,31 @@ def test_heating_metrics_on_the_toy() -> None:
 
 @pytest.mark.parametrize("name", ["plan-2022-no-heat-electrification", "plan-2022-no-thermal-storage"])
 def test_heating_scenarios_apply_to_the_network(name: str, heated: pypsa.Network) -> None:
+    """The heating overrides and the heating section of the counterfactual scenarios, applied to the
+    heated network: no electrification leaves no electric heater and no store, and coal stoves and
+    boilers sized to the peak heat load of their bus; no thermal storage only empties the stores."""
+    from energy_model.network import _apply_heating_realisation, apply_override
+
     path = ROOT / "scenarios" / f"{name}.yaml"
     sc = load_scenario(path)
-    from energy_model.network import apply_override
-
     n = heated.copy()
     for override in sc.overrides:
         if override.component in {"links", "stores", "generators"} and (
             set(override.carrier or []) & set(heating.HEAT_CARRIERS)
         ):
             apply_override(n, override, key="overrides", file=path)
+    _apply_heating_realisation(n, sc, path)
     stores = n.stores[n.stores.carrier.isin(heating.HEAT_STORE_CARRIERS)]
     assert (stores.e_nom == 0).all()
     electric = n.links[n.links.carrier.isin(heating.ELECTRIC_HEATING_CARRIERS)]
     coal = n.generators[n.generators.carrier.isin(heating.COAL_HEAT_CARRIERS)]
     if name == "plan-2022-no-heat-electrification":
         assert (electric.p_nom == 0).all()
-        assert coal.p_nom_extendable.all()
+        peak = n.loads_t.p_set[n.loads.index[n.loads.bus.isin(coal.bus)]].max()
+        peak_by_bus = peak.groupby(n.loads.bus).sum()
+        capacity_by_bus = coal.groupby("bus").p_nom.sum()
+        assert capacity_by_bus.to_dict() == pytest.approx(peak_by_bus.reindex(capacity_by_bus.index).to_dict())
+        assert not coal.p_nom_extendable.any()
     else:
         assert (electric.p_nom > 0).all()
         assert not coal.p_nom_extendable.any()

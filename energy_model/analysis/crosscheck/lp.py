@@ -55,7 +55,6 @@ _UNSUPPORTED_STATIC: dict[str, tuple[str, ...]] = {
         "marginal_cost_quadratic",
         "p_nom_mod",
         "p_nom_set",
-        "p_set",
         "p_dispatch_set",
         "p_store_set",
         "overnight_cost",
@@ -67,7 +66,7 @@ _UNSUPPORTED_STATIC: dict[str, tuple[str, ...]] = {
 _UNSUPPORTED_DYNAMIC: dict[str, tuple[str, ...]] = {
     "Generator": ("p_set", "marginal_cost_quadratic"),
     "Link": ("p_set", "marginal_cost_quadratic"),
-    "StorageUnit": ("p_set", "p_dispatch_set", "p_store_set"),
+    "StorageUnit": ("p_dispatch_set", "p_store_set"),
     "Store": ("p_set", "e_set"),
 }
 _SUPPORTED_GLOBAL_CONSTRAINTS = {"primary_energy"}
@@ -494,6 +493,13 @@ class PyomoBuilder:
             return m.su_soc[s, t] == before + change
 
         m.su_balance = pyo.Constraint(m.S, T, rule=energy_balance)
+        # A fixed schedule (p_set, e.g. a grid-dispatched pumped-storage plant) fixes the net
+        # output: dispatch - store = p_set [MW] where p_set is given (PyPSA's StorageUnit-p_set).
+        p_set = _dense(n, "StorageUnit", "p_set", names)
+        fixed_net = [(s, t) for s in names for t in T if not np.isnan(p_set[t, col[s]])]
+        m.su_p_set = pyo.Constraint(
+            fixed_net, rule=lambda _m, s, t: m.su_dispatch[s, t] - m.su_store[s, t] == p_set[t, col[s]]
+        )
         for s in names:
             j = col[s]
             for t in np.flatnonzero(~np.isnan(soc_set[:, j])):
