@@ -18,7 +18,7 @@ NETWORK_INPUTS := $(shell find networks data -type f 2>/dev/null)
 # Every module of the package, subpackages included (a change in optimization/ re-runs too).
 PACKAGE_FILES := $(shell find energy_model -name '*.py' 2>/dev/null) pyproject.toml
 
-.PHONY: all scenarios runs sweeps mutation test test-all test-slow lint bench report compare validate clean clean-results venv networks
+.PHONY: all scenarios runs pathway sweeps mutation test test-all test-slow lint bench report compare validate clean clean-results venv networks
 .DELETE_ON_ERROR:
 
 all: scenarios
@@ -41,11 +41,17 @@ scenarios: | $(STAMP)
 	  if [ -s $(FAILED) ]; then \
 	    echo "make scenarios: $$(wc -l < $(FAILED)) scenario(s) failed: $$(sort $(FAILED) | tr '\n' ' ')" >&2; \
 	  fi; rm -f $(FAILED); exit $$status
+	@$(MAKE) --no-print-directory -s -f $(firstword $(MAKEFILE_LIST)) pathway
 
 runs: $(RUNS)
 
 $(RESULTS)/%/run.json: scenarios/%.yaml $(NETWORK_INPUTS) $(PACKAGE_FILES) | $(STAMP)
 	@$(BIN)/energy-model run $< --results $(RESULTS) --no-table || { echo $* >> $(FAILED); exit 1; }
+
+# Least-cost pathway 2022 -> 2035 (docs/pathway.md); re-runs when its spec, inputs or the package change.
+pathway: $(RESULTS)/pathway-2035/run.json
+$(RESULTS)/pathway-2035/run.json: pathways/pathway-2035.yaml $(NETWORK_INPUTS) $(PACKAGE_FILES) | $(STAMP)
+	$(BIN)/energy-model pathway $< --results $(RESULTS)
 
 # Uncertainty sweeps (docs/sweeps.md): every sweeps/*.yaml on a local Dask cluster; resumes.
 sweeps: | $(STAMP)

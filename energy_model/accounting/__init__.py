@@ -64,6 +64,7 @@ from energy_model.accounting.shares import (
     format_unreachable_message,
     headline_share,
     judge,
+    price_per_share_point,
     robust_verdict,
 )
 from energy_model.tables import (
@@ -76,6 +77,7 @@ from energy_model.tables import (
 )
 
 __all__ = [
+    "price_per_share_point",
     "ATTRIBUTIONS",
     "CALORIFIC_KGCE_PER_KWH",
     "COAL_EQUIVALENT_TABLE",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -416,6 +417,31 @@ def _verdict_rows(sc: Scenario, shares: dict[tuple[str, str], float]) -> list[di
     return rows
 
 
+def price_per_share_point(
+    *,
+    share_dual: float,
+    mix_dual: float | None,
+    denominator_tce: float,
+    pool_mwh: float,
+    electricity_tce: float,
+) -> float:
+    r"""Cost of one more percentage point of a final-energy share held at a fixed mix ratio [CNY].
+
+    .. math:: \min\{\,0.01\,|\lambda_s| D,\ 0.01\,|\lambda_m| T D / (c_{el} E_{el})\,\}
+
+    over the routes whose dual is non-zero and finite. Symbols: :math:`\lambda_s` dual of the share
+    row [CNY/tce], :math:`\lambda_m` dual of the mix row [CNY/MWh], :math:`D` denominator [tce],
+    :math:`T` mix pool [MWh], :math:`c_{el} E_{el}` local electricity [tce]. A zero dual on a
+    degenerate row (tight only because the other row is) is not a free point; with no priced route
+    the price is 0.
+    """
+    routes = [abs(share_dual) * denominator_tce * 0.01]
+    if mix_dual is not None and electricity_tce > 0:
+        routes.append(abs(mix_dual) * pool_mwh * denominator_tce / electricity_tce * 0.01)
+    priced = [price for price in routes if math.isfinite(price) and price > 0]
+    return min(priced) if priced else 0.0
+
+
 def _shadow_price_rows(
     accounts: _SolvedAccounts, duals: dict[str, float] | None
 ) -> list[dict[str, object]]:
@@ -446,15 +472,14 @@ def _shadow_price_rows(
             continue
         valuation = sc.accounting.electricity_valuation
         denominator = float(accounts.share_terms(rule, valuation).denominator)
-        per_point = abs(float(duals[name])) * denominator * 0.01
         mix_dual = duals.get(mix_constraint_name_of(target.name))
-        electricity_tce = accounts.factors[valuation] * float(accounts.balance.electricity)
-        if mix_dual is not None and electricity_tce > 0:
-            by_ratio = abs(float(mix_dual)) * float(pool.total) * denominator / electricity_tce * 0.01
-            # A route whose constraint carries no dual (degenerate: the share row is tight only
-            # because the mix row is) is not a free point; take the cheaper of the priced routes.
-            priced = [price for price in (per_point, by_ratio) if price > 0]
-            per_point = min(priced) if priced else 0.0
+        per_point = price_per_share_point(
+            share_dual=float(duals[name]),
+            mix_dual=None if mix_dual is None else float(mix_dual),
+            denominator_tce=denominator,
+            pool_mwh=float(pool.total),
+            electricity_tce=accounts.factors[valuation] * float(accounts.balance.electricity),
+        )
         rows.append(_row("shadow_price", per_point / (0.01 * denominator), "CNY/tce", target.name))
         rows.append(_row("shadow_price", per_point, "CNY/pp", target.name))
     return rows
