@@ -32,6 +32,10 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 
+#: Relative margin below the largest mix ratio at which step 2 of the reachable share is solved.
+RATIO_FLOOR_REL = 1e-7
+
+
 def _evaluate(term: Any) -> float:
     """Value of a linopy expression at the solution, or of a constant."""
     if hasattr(term, "solution") and not isinstance(term, xr.DataArray):
@@ -181,10 +185,14 @@ def compute_max_reachable_share(
     )
     if target.indicator == "electricity":
         return ratio
-    m.add_constraints(as_linear(m, pool.renewable - ratio * pool.total) >= 0, name=f"{name}_mix")
+    # rho* is the ratio at a feasible point, so R >= rho* T holds there in exact arithmetic; the
+    # floor keeps rounding at that vertex from making step 2 infeasible (found by the property
+    # test), at a relative cost of 1e-7 in the ratio (the result stays a lower bound).
+    floor = ratio * (1.0 - RATIO_FLOOR_REL)
+    m.add_constraints(as_linear(m, pool.renewable - floor * pool.total) >= 0, name=f"{name}_mix")
     terms, _ = compute_model_share_terms(
         work, sc, target, project_root, prefix=f"{name}_at_ratio", rule=sc.enforced_attribution,
-        mix_ratio=ratio,
+        mix_ratio=floor,
     )
     return _dinkelbach(
         m, terms.numerator, terms.denominator, options, "share", max_iter=max_iter, tol=tol
