@@ -63,12 +63,23 @@ def tree(folder: Path) -> dict[str, bytes | None]:
     }
 
 
+def _default_signal_state() -> None:
+    """In the child, before exec: SIGINT/SIGTERM unblocked and at their defaults, as from a shell.
+
+    A test worker process may hold them ignored or blocked (left by other tests or libraries it
+    ran); a child inherits both, and an ignored SIGINT would never reach the CLI.
+    """
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, signal.SIG_DFL)
+
+
 def start(args: list[str], cwd: Path, wrapper: Path | None = None) -> subprocess.Popen:
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     command = [sys.executable, str(wrapper)] if wrapper else [sys.executable, "-m", "energy_model"]
     return subprocess.Popen(
         [*command, *args], cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        text=True,
+        text=True, preexec_fn=_default_signal_state,  # noqa: PLW1509 - no threads started here
     )
 
 
