@@ -25,13 +25,7 @@ import numpy as np
 import pandas as pd
 
 from energy_model.exceptions import InputError
-from energy_model.network import (
-    ELECTRIC_HEATING_CARRIERS,
-    FOSSIL_HEAT_CARRIERS,
-    HEAT_BUS_CARRIER,
-    HEAT_STORE_CARRIERS,
-    local_buses,
-)
+from energy_model.network import FOSSIL_HEAT_CARRIERS, HEAT_BUS_CARRIER, local_buses
 from energy_model.tables import METRIC_COLUMNS
 from energy_model.tables import row as _row
 
@@ -61,16 +55,8 @@ HEAT_CARRIERS: dict[str, tuple[str, str]] = {
     "coal_stove": ("Loose-coal stove", "#4d4d4d"),
     "coal_boiler": ("Coal boiler (district heating)", "#7f7f7f"),
 }
-#: Carriers of electric heating links, fossil heat generators and thermal stores (defined once,
-#: in ``energy_model.network``, which realises partial electrification).
-COAL_HEAT_CARRIERS = FOSSIL_HEAT_CARRIERS
-__all__ = [
-    "COAL_HEAT_CARRIERS",
-    "ELECTRIC_HEATING_CARRIERS",
-    "HEAT_STORE_CARRIERS",
-    "add_heating",
-    "compute_heating_metrics",
-]
+#: Carriers of electric heating links, fossil heat generators and thermal stores are defined once,
+#: in ``energy_model.network`` (which also realises a partial electrification).
 
 
 @dataclass(frozen=True)
@@ -544,7 +530,7 @@ def add_heating(n: pypsa.Network, data_dir: Path) -> None:
 
     for carrier, (nice_name, color) in HEAT_CARRIERS.items():
         if carrier not in n.carriers.index:
-            co2 = num("coal_co2_intensity") if carrier in COAL_HEAT_CARRIERS else 0.0
+            co2 = num("coal_co2_intensity") if carrier in FOSSIL_HEAT_CARRIERS else 0.0
             n.add("Carrier", carrier, nice_name=nice_name, color=color, co2_emissions=co2)
 
     margin = num("capacity_margin")
@@ -864,7 +850,7 @@ def compute_heating_metrics(n: pypsa.Network, sc: Scenario) -> pd.DataFrame:
 
     displaced_total = 0.0
     for bus in heat_buses:
-        coal_here = gens.index[(gens.bus == bus) & gens.carrier.isin(COAL_HEAT_CARRIERS)]
+        coal_here = gens.index[(gens.bus == bus) & gens.carrier.isin(FOSSIL_HEAT_CARRIERS)]
         if coal_here.empty:
             continue
         eta = float(efficiency[coal_here].mean())

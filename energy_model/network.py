@@ -291,7 +291,15 @@ FOSSIL_HEAT_CARRIERS = ("coal_stove", "coal_boiler")
 
 
 def apply_heating_electrification(
-    n: pypsa.Network, buses: Iterable[str], share: float, *, key: str, file: Path | None = None
+    n: pypsa.Network,
+    buses: Iterable[str],
+    share: float,
+    *,
+    key: str,
+    file: Path | None = None,
+    electric_carriers: Iterable[str] = ELECTRIC_HEATING_CARRIERS,
+    store_carriers: Iterable[str] = HEAT_STORE_CARRIERS,
+    backup_carriers: Iterable[str] = FOSSIL_HEAT_CARRIERS,
 ) -> None:
     """Keep a share of the electric heating on ``buses``; heat the rest with fossil fuel, in place.
 
@@ -305,7 +313,8 @@ def apply_heating_electrification(
         s       electrified share of the heat demand served on b [-], in [0, 1]
         P_link  link rating ``p_nom`` [MW_el]; E_store store size ``e_nom`` [MWh_th]
         L_b     peak heat load of bus b over the snapshots [MW_th]
-        k       number of fossil-heat generators (carriers :data:`FOSSIL_HEAT_CARRIERS`) on b
+        k       number of fossil-heat generators (``backup_carriers``, default
+                :data:`FOSSIL_HEAT_CARRIERS`) on b
 
     s = 1 leaves the network unchanged (the plan case: every household and square metre
     electrified); s < 1 realises a partial roll-out, the non-electrified part burning coal in
@@ -320,10 +329,10 @@ def apply_heating_electrification(
     if share >= 1.0:
         return
     links = n.links.index[
-        n.links["carrier"].isin(ELECTRIC_HEATING_CARRIERS) & n.links["bus1"].isin(buses)
+        n.links["carrier"].isin(list(electric_carriers)) & n.links["bus1"].isin(buses)
     ]
     backup = n.generators.index[
-        n.generators["carrier"].isin(FOSSIL_HEAT_CARRIERS) & n.generators["bus"].isin(buses)
+        n.generators["carrier"].isin(list(backup_carriers)) & n.generators["bus"].isin(buses)
     ]
     if links.empty or backup.empty:
         msg = (
@@ -333,7 +342,7 @@ def apply_heating_electrification(
         raise ScenarioError(msg, file=file, key=key)
     n.links.loc[links, "p_nom"] = n.links.loc[links, "p_nom"] * share
     stores = n.stores.index[
-        n.stores["carrier"].isin(HEAT_STORE_CARRIERS) & n.stores["bus"].isin(buses)
+        n.stores["carrier"].isin(list(store_carriers)) & n.stores["bus"].isin(buses)
     ]
     n.stores.loc[stores, "e_nom"] = n.stores.loc[stores, "e_nom"] * share
     loads = n.loads.index[n.loads["bus"].isin(buses)]

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from energy_model import heating
+from energy_model import heating, network
 from energy_model.exceptions import InputError
 from energy_model.scenario import Scenario, load_scenario
 
@@ -191,13 +191,13 @@ def test_add_heating_follows_component_conventions(heated: pypsa.Network) -> Non
     heat_buses = heated.buses.index[heated.buses.carrier == "heat"]
     assert set(heat_buses) == {"rural_bashang_heat", "rural_basin_heat", "urban_heat"}
     assert (heated.buses.loc[heat_buses, "location"] == "zhangjiakou").all()
-    electric = heated.links[heated.links.carrier.isin(heating.ELECTRIC_HEATING_CARRIERS)]
+    electric = heated.links[heated.links.carrier.isin(network.ELECTRIC_HEATING_CARRIERS)]
     assert set(electric.bus0) == {"city", "zhangbei"}
     assert set(electric.bus1) <= set(heat_buses)
-    coal = heated.generators[heated.generators.carrier.isin(heating.COAL_HEAT_CARRIERS)]
+    coal = heated.generators[heated.generators.carrier.isin(network.FOSSIL_HEAT_CARRIERS)]
     assert len(coal) == 3 and (coal.efficiency < 1).all() and (coal.p_nom == 0).all()
-    assert (heated.carriers.loc[list(heating.COAL_HEAT_CARRIERS), "co2_emissions"] > 0).all()
-    stores = heated.stores[heated.stores.carrier.isin(heating.HEAT_STORE_CARRIERS)]
+    assert (heated.carriers.loc[list(network.FOSSIL_HEAT_CARRIERS), "co2_emissions"] > 0).all()
+    stores = heated.stores[heated.stores.carrier.isin(network.HEAT_STORE_CARRIERS)]
     assert len(stores) == 3 and (stores.standing_loss > 0).all() and stores.e_cyclic.all()
     assert set(heating.HEAT_CARRIERS) <= set(heated.carriers.index)
     n_components = len(heated.links) + len(heated.stores) + len(heated.generators) + len(heated.loads)
@@ -223,7 +223,7 @@ def test_plan_capacities_cover_the_coldest_fortnight(heated: pypsa.Network) -> N
     status, condition = n.optimize(solver_name="highs", include_objective_constant=False,
                                    solver_options={"threads": 1, "output_flag": False})
     assert (status, condition) == ("ok", "optimal")
-    coal = n.generators.index[n.generators.carrier.isin(heating.COAL_HEAT_CARRIERS)]
+    coal = n.generators.index[n.generators.carrier.isin(network.FOSSIL_HEAT_CARRIERS)]
     assert n.generators_t.p[coal].to_numpy().sum() == pytest.approx(0.0, abs=1e-6)
     heat_pumps = n.links.index[n.links.carrier == "heat_pump"]
     pump_heat = (-n.links_t.p1[heat_pumps]).sum().sum()
@@ -309,10 +309,10 @@ def test_heating_scenarios_apply_to_the_network(name: str, heated: pypsa.Network
         ):
             apply_override(n, override, key="overrides", file=path)
     _apply_heating_realisation(n, sc, path)
-    stores = n.stores[n.stores.carrier.isin(heating.HEAT_STORE_CARRIERS)]
+    stores = n.stores[n.stores.carrier.isin(network.HEAT_STORE_CARRIERS)]
     assert (stores.e_nom == 0).all()
-    electric = n.links[n.links.carrier.isin(heating.ELECTRIC_HEATING_CARRIERS)]
-    coal = n.generators[n.generators.carrier.isin(heating.COAL_HEAT_CARRIERS)]
+    electric = n.links[n.links.carrier.isin(network.ELECTRIC_HEATING_CARRIERS)]
+    coal = n.generators[n.generators.carrier.isin(network.FOSSIL_HEAT_CARRIERS)]
     if name == "plan-2022-no-heat-electrification":
         assert (electric.p_nom == 0).all()
         peak = n.loads_t.p_set[n.loads.index[n.loads.bus.isin(coal.bus)]].max()

@@ -219,3 +219,26 @@ def test_shipped_observed_tables_are_valid_and_name_shipped_scenarios() -> None:
         assert len(table) >= 8
         for scenario in table["scenario"].unique():
             assert (ROOT / "scenarios" / f"{scenario}.yaml").is_file()
+
+
+def test_validation_page_is_published_whole(tmp_path: Path) -> None:
+    """One scenario result with metrics, one observed table: the page, table and figure land in
+    results/validation/ (no temporary folder left), with the modelled value from the metrics."""
+    from energy_model.report.validation import write_validation_page
+
+    results = tmp_path / "results"
+    scenario_dir = results / "s"
+    scenario_dir.mkdir(parents=True)
+    _metrics([("renewable_generation_local", "", "AC", "", 6.0)]).to_csv(
+        scenario_dir / "metrics.csv", index=False
+    )
+    observed = tmp_path / "observed"
+    observed.mkdir()
+    _observed(observed, "re,s,RE,renewable_generation_twh,5,,,TWh,2022,S,src\n")
+    page = write_validation_page(results, observed, [scenario_dir])
+    assert page == results / "validation" / "index.html"
+    table = pd.read_csv(results / "validation" / "validation.csv")
+    assert table["modelled"].tolist() == pytest.approx([6.0])
+    assert (results / "validation" / "observed_vs_modelled.png").stat().st_size > 0
+    assert not [p for p in results.iterdir() if p.name.startswith(".")]
+    assert write_validation_page(results, tmp_path / "none", [scenario_dir]) is None

@@ -71,9 +71,7 @@ def compute_core_metrics(n: pypsa.Network, sc: Scenario, result: SolveResult) ->
     variable = gens.index[gens.index.isin(n.generators_t.p_max_pu.columns)]
     if len(variable):
         available = n.generators_t.p_max_pu[variable].mul(gens.p_nom_opt[variable]).mul(weights, axis=0)
-        dispatched = n.generators_t.p[variable].mul(weights, axis=0)
         by_carrier_available = available.sum().groupby(gens.carrier[variable]).sum()
-        by_carrier_dispatched = dispatched.sum().groupby(gens.carrier[variable]).sum()
         hourly = n.statistics.curtailment(
             components="Generator", aggregate_time=False, groupby=["bus", "carrier"], nice_names=False
         )
@@ -94,8 +92,10 @@ def compute_core_metrics(n: pypsa.Network, sc: Scenario, result: SolveResult) ->
                         bus=str(bus),
                     )
                 )
+        by_carrier_curtailed = hourly.sum().groupby(level="carrier").sum()
         for carrier, total in by_carrier_available.items():
-            rate = 100 * (1 - by_carrier_dispatched[carrier] / total) if total > 0 else 0.0
+            curtailed = float(by_carrier_curtailed.get(carrier, 0.0))
+            rate = 100 * curtailed / total if total > 0 else 0.0
             rows.append(row("curtailment_rate", rate, "%", carrier=str(carrier)))
             rows.append(row("available_energy", total / MWH_PER_TWH, "TWh", carrier=str(carrier)))
 

@@ -3,7 +3,8 @@
 Reads ``data/observed/*.csv`` (see :mod:`energy_model.analysis.validation`) and the metrics of
 every complete result whose scenario the table names; writes ``<results>/validation/``:
 ``validation.csv`` (one row per figure), ``observed_vs_modelled.png`` and ``index.html``. The
-folder is written under a temporary name and swapped in whole, so a reader never sees half a page.
+folder is written under a temporary name and published whole (``results.publish``, as a
+scenario bundle), so a reader never sees half a page.
 """
 
 from __future__ import annotations
@@ -11,13 +12,13 @@ from __future__ import annotations
 import html
 import logging
 import math
-import shutil
 from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from energy_model.analysis.validation import compare_observed, read_observed
 from energy_model.report.style import new_figure, report_theme
+from energy_model.results import publish, temporary_dir
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -114,12 +115,9 @@ def write_validation_page(
 ) -> Path | None:
     """Write ``<results_root>/validation/`` (table, figure, page); ``None`` if nothing to compare."""
     table = collect_validation(observed_dir, scenario_dirs)
-    final = results_root / VALIDATION_DIR
     if table.empty:
         return None
-    tmp = results_root / f".{VALIDATION_DIR}.tmp"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
+    tmp = temporary_dir(results_root, VALIDATION_DIR)
     table.to_csv(tmp / TABLE_FILE, index=False, float_format="%.10g")
     fig = plot_observed_vs_modelled(table)
     fig.savefig(tmp / FIGURE_FILE, dpi=110)
@@ -144,12 +142,7 @@ docs/validation.md.</p>
 </body></html>
 """
     (tmp / "index.html").write_text(page, encoding="utf-8")
-    old = results_root / f".{VALIDATION_DIR}.old"
-    shutil.rmtree(old, ignore_errors=True)
-    if final.exists():
-        final.rename(old)
-    tmp.rename(final)
-    shutil.rmtree(old, ignore_errors=True)
+    final = publish(tmp, results_root, VALIDATION_DIR)
     return final / "index.html"
 
 

@@ -200,7 +200,8 @@ class HeatingElectrificationTarget(StrictModel):
     Electric heating links (``p_nom``) and thermal stores (``e_nom``) are scaled by s; on every
     heat bus the coal backup generators get ``p_nom = (1 - s) x`` the bus's peak heat load
     (split equally between the backup generators of the bus), so s = 1 is the base scenario
-    unchanged and s < 1 moves up to the matching part of the heat to coal.
+    unchanged and s < 1 moves up to the matching part of the heat to coal. The rule is the one of
+    a scenario's ``heating`` section (``energy_model.network.apply_heating_electrification``).
     """
 
     kind: Literal["heating_electrification"]

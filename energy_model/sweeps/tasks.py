@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from energy_model.exceptions import InfeasibleError, InputError
+from energy_model.network import apply_heating_electrification as realise_heating_share
 from energy_model.scenario import Override, Scenario, load_scenario, resolve_project_path, scenario_to_yaml
 from energy_model.sweeps.spec import (
     CapacityFactorTarget,
@@ -209,30 +210,22 @@ def rescale_full_load_hours(n: pypsa.Network, carriers: list[str], factor: float
 def apply_heating_electrification(
     n: pypsa.Network, target: HeatingElectrificationTarget, share: float
 ) -> None:
-    """Scale electric heating and thermal stores by ``share``; size the coal backup, in place.
-
-    Per heat bus b with peak heat load L_b [MW_th]: the backup generators of b (carriers
-    ``target.backup_carriers``) get p_nom = (1 - share) L_b / (number of backup generators on b),
-    non-extendable. ``share`` = 1 leaves the network as it is (backup 0 MW).
-    """
+    """Keep ``share`` of the electric heating on every heat bus an electric-heating link feeds;
+    the coal back-up takes the rest, in place (:func:`energy_model.network.apply_heating_electrification`,
+    the same rule as a scenario's ``heating`` section, with the target's carriers)."""
     links = n.links.index[n.links["carrier"].isin(target.electric_carriers)]
     if links.empty:
         msg = f"no link of carrier(s) {target.electric_carriers}: the network has no electric heating"
         raise InputError(msg, key="target.electric_carriers")
-    n.links.loc[links, "p_nom"] = n.links.loc[links, "p_nom"] * share
-    stores = n.stores.index[n.stores["carrier"].isin(target.store_carriers)]
-    n.stores.loc[stores, "e_nom"] = n.stores.loc[stores, "e_nom"] * share
-    heat_buses = n.links.loc[links, "bus1"].unique()
-    loads = n.loads.index[n.loads["bus"].isin(heat_buses)]
-    p_set = n.get_switchable_as_dense("Load", "p_set")[loads]
-    peak_by_bus = p_set.max().groupby(n.loads.loc[loads, "bus"]).sum()
-    backup = n.generators.index[n.generators["carrier"].isin(target.backup_carriers)]
-    for bus, peak in peak_by_bus.items():
-        on_bus = backup[n.generators.loc[backup, "bus"] == bus]
-        if on_bus.empty:
-            continue
-        n.generators.loc[on_bus, "p_nom_extendable"] = False
-        n.generators.loc[on_bus, "p_nom"] = (1 - share) * float(peak) / len(on_bus)
+    realise_heating_share(
+        n,
+        n.links.loc[links, "bus1"].unique(),
+        share,
+        key="target",
+        electric_carriers=target.electric_carriers,
+        store_carriers=target.store_carriers,
+        backup_carriers=target.backup_carriers,
+    )
 
 
 def _final_energy_table(
