@@ -401,6 +401,7 @@ def _prepared(path: Path) -> tuple[Scenario, pypsa.Network]:
     return sc, n
 
 
+@pytest.mark.slow  # > 15 s on 2 idle cores; make test-slow
 def test_zhangjiakou_segments_enforced_final_energy_target(tmp_path: Path) -> None:
     """33 % of final energy enforced on plan-2022 (48 segments; the free optimum gives 30.4 %)."""
     sc, n = _prepared(_zhangjiakou_scenario(tmp_path, "final_energy", 0.33))

@@ -693,6 +693,7 @@ def test_parallel_rendering_gives_the_same_files_and_log(
     assert multiprocessing.active_children() == []
 
 
+@pytest.mark.slow  # > 15 s on 2 idle cores; make test-slow
 def test_figures_drawn_by_a_worker_equal_serial_ones(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     """A worker surely draws some figures (this process waits for its first one): same bytes, same log."""
     caplog.set_level("INFO", logger="energy_model.report")

@@ -42,7 +42,8 @@ import pytest
 
 from energy_model.cli import main
 
-pytestmark = pytest.mark.browser
+# headless Chromium + two solved toy scenarios (~60 s): run with make test-slow
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 ROOT = Path(__file__).parent.parent
 TOY = Path(__file__).parent / "data" / "solved_toy"

@@ -116,6 +116,7 @@ def test_store_capacity_is_reported_in_mwh(tmp_path):
     assert capacity.loc["Generator", "unit"] == "MW"
 
 
+@pytest.mark.slow  # > 15 s on 2 idle cores; make test-slow
 def test_a_solved_network_can_be_solved_again_with_screening(make_project):
     """The mix-ratio iteration solves one network several times; screening copies it each time
     (its coarse run), which PyPSA refuses while the last solve's HiGHS object is attached."""

@@ -114,6 +114,7 @@ def test_resample_keeps_hours_and_energies(hours: int) -> None:
     assert n.generators_t.p_max_pu.index.equals(n.snapshots)
 
 
+@pytest.mark.slow  # > 15 s on 2 idle cores; make test-slow
 def test_resample_of_block_constant_inputs_reproduces_the_hourly_optimum() -> None:
     """With inputs constant over 3-h blocks and no standing loss, 3-h blocks lose nothing.
 
@@ -183,6 +184,7 @@ def test_segment_with_all_snapshots_is_a_no_op() -> None:
     assert compute_time_resolution(n, TimeResolution(method="segment", segments=48)) is None
 
 
+@pytest.mark.slow  # > 15 s on 2 idle cores; make test-slow
 def test_segment_objective_approaches_hourly_as_segments_grow() -> None:
     reference = _solve(_toy_network(hours=96))
     errors = []
