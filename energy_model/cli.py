@@ -86,8 +86,9 @@ def _prepare(scenario_path: Path, project_root: Path) -> tuple[Any, Any, Path]:
     """Load and validate scenario + network, apply the scenario. Returns (sc, n, network_dir).
 
     A relative ``network:`` is taken from ``project_root`` (``--project-root``, by default the
-    parent of the scenario's folder). With a snapshot window, ``n.meta[WINDOW_SHARE_KEY]`` is
-    the window's share of the year (see :func:`scale_to_window`); ``sc`` is as written.
+    parent of the scenario's folder). With a snapshot window,
+    :func:`energy_model.network.window_share` gives the window's share of the year (see
+    :func:`scale_to_window`); ``sc`` is as written.
     """
     from energy_model.network import apply_scenario, load_network  # noqa: PLC0415
     from energy_model.optimization.model import validate_solver_options  # noqa: PLC0415
@@ -104,20 +105,8 @@ def _prepare(scenario_path: Path, project_root: Path) -> tuple[Any, Any, Path]:
         raise InputError(msg, file=scenario_path, key="network")
     n = load_network(network_dir, sc.allow_custom_columns)
     n.meta["hourly_snapshots"] = [str(s) for s in n.snapshots]
-    year_hours = float(n.snapshot_weightings.generators.sum())
     apply_scenario(n, sc, file=scenario_path)
-    if sc.snapshots is not None and year_hours > 0:
-        n.meta[WINDOW_SHARE_KEY] = float(n.snapshot_weightings.generators.sum()) / year_hours
     return sc, n, network_dir
-
-
-#: Key of ``n.meta`` that holds the share of the network's year a snapshot window covers [-].
-WINDOW_SHARE_KEY = "window_share_of_year"
-
-
-def window_share(n: Any) -> float:
-    """Share of the network's year the optimised snapshots cover (1 without a window) [-]."""
-    return float(n.meta.get(WINDOW_SHARE_KEY, 1.0))
 
 
 def scale_to_window(sc: Any, share: float) -> Any:
@@ -135,10 +124,13 @@ def scale_to_window(sc: Any, share: float) -> Any:
     :math:`s`   share of the year the window covers                         –
     ==========  ==========================================================  =====
 
-    Export contracts are the scenario's only annual totals (demand is given hour by hour, so a
-    window takes its own hours). The scaled scenario is used for the solve and the accounting
-    (the green-contract rule counts the contracted volume); the result folder keeps the
-    scenario as written and ``run.json`` records ``window_share_of_year``.
+    Export contracts are the scenario's annual totals (demand is given hour by hour, so a
+    window takes its own hours); the network's annual energy limits are scaled when the window
+    is cut (:func:`energy_model.network.apply_snapshot_window`) and the year's non-modelled
+    final energy by the accounting (:func:`energy_model.accounting.final_energy_table`). The
+    scaled scenario is used for the solve and the accounting (the green-contract rule counts
+    the contracted volume); the result folder keeps the scenario as written and ``run.json``
+    records ``window_share_of_year``.
     """
     if share >= 1.0 or not sc.export_contracts:
         return sc
@@ -172,6 +164,7 @@ def run_scenario(
     from energy_model.accounting import compute_verdicts  # noqa: PLC0415
     from energy_model.analysis.metrics import compute_metrics  # noqa: PLC0415
     from energy_model.checks import check_shares  # noqa: PLC0415
+    from energy_model.network import window_share  # noqa: PLC0415
     from energy_model.optimization.solve import solve_scenario  # noqa: PLC0415
     from energy_model.records import (  # noqa: PLC0415
         RUN_FILE,
@@ -658,6 +651,7 @@ def _compare(
 def cmd_crosscheck(args: argparse.Namespace) -> int:
     """Solve the scenario with PyPSA/linopy and with the independent Pyomo LP; compare."""
     from energy_model.analysis.crosscheck import run_crosscheck  # noqa: PLC0415
+    from energy_model.network import window_share  # noqa: PLC0415
 
     path = Path(args.scenario)
     project_root = _project_root(path, args.project_root)

@@ -265,8 +265,39 @@ def apply_override(
     return selected
 
 
+#: Key of ``n.meta`` that holds the share of the network's year a snapshot window covers [-].
+WINDOW_SHARE_KEY = "window_share_of_year"
+
+#: Annual energy limits of the network scaled to a snapshot window: (component, attribute).
+ANNUAL_ENERGY_LIMITS = (("Generator", "e_sum_min"), ("Generator", "e_sum_max"))
+
+
+def window_share(n: pypsa.Network) -> float:
+    """Share of the network's year the optimised snapshots cover (1 without a window) [-]."""
+    return float(n.meta.get(WINDOW_SHARE_KEY, 1.0))
+
+
 def apply_snapshot_window(n: pypsa.Network, start: str, end: str, *, file: Path | None = None) -> None:
-    """Keep only the snapshots from ``start`` to ``end`` (inclusive), in place."""
+    r"""Keep only the snapshots from ``start`` to ``end`` (inclusive), in place.
+
+    The network's annual energy limits (:data:`ANNUAL_ENERGY_LIMITS`, e.g. the coal fleet's
+    planned generation ``e_sum_max``) are scaled to the window, and the window's share of the
+    year is recorded in ``n.meta[WINDOW_SHARE_KEY]`` (:func:`window_share`), which the
+    accounting uses to scale the year's non-modelled final energy and the CLI the scenario's
+    export contracts:
+
+    .. math:: s = \sum_{t \in W} w_t \Big/ \sum_{t \in Y} w_t, \qquad E' = s\,E
+
+    ==========  ==========================================================  =====
+    symbol      meaning                                                     unit
+    ==========  ==========================================================  =====
+    :math:`w_t` snapshot weighting of the network (``generators`` column)    h
+    :math:`W`   snapshots of the window; :math:`Y` every snapshot of the
+                network (its year)                                          –
+    :math:`E`   a finite annual limit (``e_sum_min``/``e_sum_max``)          MWh
+    :math:`s`   share of the year the window covers                         –
+    ==========  ==========================================================  =====
+    """
     try:
         stamps = pd.DatetimeIndex(n.snapshots)
         first, last = pd.Timestamp(start), pd.Timestamp(end)
@@ -280,7 +311,20 @@ def apply_snapshot_window(n: pypsa.Network, start: str, end: str, *, file: Path 
             f"({n.snapshots[0]} .. {n.snapshots[-1]})"
         )
         raise ScenarioError(msg, file=file, key="snapshots")
+    year_hours = float(n.snapshot_weightings["generators"].sum())
+    window_hours = float(n.snapshot_weightings.loc[keep, "generators"].sum())
     n.set_snapshots(keep)
+    share = window_hours / year_hours if year_hours > 0 else 1.0
+    n.meta[WINDOW_SHARE_KEY] = share
+    for component, attribute in ANNUAL_ENERGY_LIMITS:
+        static = n.components[component].static
+        if attribute not in static.columns:
+            continue
+        finite = np.isfinite(static[attribute].astype(float))
+        if finite.any():
+            static.loc[finite, attribute] = static.loc[finite, attribute].astype(float) * share
+            logger.info("snapshot window covers %.2f %% of the year: %s %s of %s scaled to it",
+                        100 * share, component, attribute, ", ".join(static.index[finite]))
 
 
 #: Link carriers of electric heating, store carriers of thermal storage, generator carriers of

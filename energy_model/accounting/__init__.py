@@ -52,6 +52,7 @@ from energy_model.accounting.inputs import (
     load_coal_equivalent_factor,
     load_final_energy_table,
     mix_constraint_name_of,
+    scaled_final_energy_table,
     share_constraint_name,
 )
 from energy_model.accounting.shares import (
@@ -122,6 +123,7 @@ __all__ = [
     "headline_share",
     "load_coal_equivalent_factor",
     "load_final_energy_table",
+    "scaled_final_energy_table",
     "mix_constraint_name_of",
     "share_constraint_name",
 ]

@@ -22,7 +22,7 @@ from energy_model.accounting.inputs import (
     DATA_CENTRE_CARRIER,
     FinalEnergyTable,
     compute_electricity_factors,
-    load_final_energy_table,
+    scaled_final_energy_table,
 )
 from energy_model.network import HEAT_BUS_CARRIER, local_bus_mask
 from energy_model.scenario import ELECTRICITY_BUS_CARRIERS, Scenario, Target
@@ -705,7 +705,7 @@ def compute_model_share_terms(
     root = Path(project_root)
     factors = compute_electricity_factors(sc, root)
     table = (
-        load_final_energy_table(root / sc.accounting.final_energy_table, sc.year)
+        scaled_final_energy_table(root / sc.accounting.final_energy_table, sc.year, n)
         if target.indicator == "final_energy"
         else None
     )

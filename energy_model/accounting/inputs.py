@@ -5,12 +5,17 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from energy_model.exceptions import InputError
+from energy_model.network import window_share
 from energy_model.scenario import Scenario
+
+if TYPE_CHECKING:
+    import pypsa
 
 logger = logging.getLogger(__name__)
 
@@ -159,6 +164,33 @@ def load_final_energy_table(path: str | Path, year: int) -> FinalEnergyTable:
         years = sorted(frame["year"].unique().tolist())
         raise InputError(f"no rows for year {year} (years present: {years})", file=path)
     return FinalEnergyTable(rows=selected, path=path)
+
+
+def scaled_final_energy_table(path: str | Path, year: int, n: pypsa.Network) -> FinalEnergyTable:
+    r"""The year's non-modelled final energy (:func:`load_final_energy_table`) for the optimised hours.
+
+    The table holds annual totals; when only a snapshot window of the year is optimised
+    (:func:`energy_model.network.apply_snapshot_window`), each row is scaled to the window's
+    share of the year, so the share compares the window's modelled energy with the same part
+    of the year's other fuels (an even spread over the year: an approximation for seasonal
+    fuels; docs/accounting.md):
+
+    .. math:: T'_k = s\,T_k
+
+    ==========  =====================================================  =====
+    symbol      meaning                                                unit
+    ==========  =====================================================  =====
+    :math:`T_k` row *k* of the table for ``year``                       Mtce
+    :math:`s`   share of the year optimised (1 without a window)       –
+    ==========  =====================================================  =====
+    """
+    table = load_final_energy_table(path, year)
+    share = window_share(n)
+    if share == 1.0:
+        return table
+    rows = table.rows.copy()
+    rows["value_mtce"] = rows["value_mtce"] * share
+    return FinalEnergyTable(rows=rows, path=table.path)
 
 
 def load_coal_equivalent_factor(path: str | Path, year: int) -> float:

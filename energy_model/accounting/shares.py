@@ -29,8 +29,8 @@ from energy_model.accounting.inputs import (
     VERDICT_TOLERANCE_PP,
     FinalEnergyTable,
     compute_electricity_factors,
-    load_final_energy_table,
     mix_constraint_name_of,
+    scaled_final_energy_table,
     share_constraint_name,
 )
 from energy_model.exceptions import InputError
@@ -119,7 +119,7 @@ def _solved_accounts(n: pypsa.Network, sc: Scenario, project_root: str | Path) -
         n=n,
         sc=sc,
         factors=compute_electricity_factors(sc, root),
-        table=load_final_energy_table(root / sc.accounting.final_energy_table, sc.year),
+        table=scaled_final_energy_table(root / sc.accounting.final_energy_table, sc.year, n),
         balance=balance,
         flows=flows,
         weights=weights,
@@ -201,7 +201,7 @@ def evaluate_enforced_target(
     if target.indicator == "electricity":
         return EnforcedTargetState(share=ratio, mix_ratio=ratio, needed_ratio=target.min_share)
     factor = compute_electricity_factors(sc, root)[sc.accounting.electricity_valuation]
-    table = load_final_energy_table(root / sc.accounting.final_energy_table, sc.year)
+    table = scaled_final_energy_table(root / sc.accounting.final_energy_table, sc.year, n)
 
     def terms(re_local: float) -> ShareTerms:
         return compute_share_terms(
@@ -334,7 +334,7 @@ def _fossil_table_sensitivity_rows(
         return []
     path = Path(project_root) / sc.accounting.final_energy_table
     try:
-        reference = load_final_energy_table(path, SENSITIVITY_FOSSIL_YEAR)
+        reference = scaled_final_energy_table(path, SENSITIVITY_FOSSIL_YEAR, accounts.n)
     except InputError:
         return []
     own = accounts.table.rows

@@ -14,7 +14,7 @@ import pyomo.environ as pyo
 from energy_model.accounting import (
     compute_electricity_factors,
     compute_green_exports,
-    load_final_energy_table,
+    scaled_final_energy_table,
 )
 from energy_model.analysis.crosscheck.lp import (
     CrosscheckUnsupportedError,
@@ -411,7 +411,7 @@ def add_renewable_share_constraints(
         else:
             ratio = float((mix_ratios or {})[target.name])
             mix[target.name] = pool_renewable - ratio * pool_total >= 0
-            table = load_final_energy_table(root / sc.accounting.final_energy_table, sc.year)
+            table = scaled_final_energy_table(root / sc.accounting.final_energy_table, sc.year, b.n)
             rows = table.rows
             t_all = float(rows["value_mtce"].sum()) * _TCE_PER_MTCE
             t_re = float(rows.loc[rows["renewable"].astype(bool), "value_mtce"].sum()) * _TCE_PER_MTCE
