@@ -25,8 +25,9 @@ Studies
     Model build time linopy vs Pyomo on the same network (and the objective comparison).
 ``sweep``
     32 samples of ``sweeps/plan-2022-uncertainty.yaml`` (LHS) at 876 segments on 2 Dask workers:
-    wall time, seconds per sample, overhead ratio wall x workers / sum of HiGHS run time, stage
-    means (``benchmarks/sweep_benchmark.py``); ``--sweep-aggregation-samples 5`` adds the error of
+    wall time, seconds per sample, overhead ratio wall x workers / sum of the solver seconds
+    (``solve_s``; and against HiGHS's own run time), stage means and medians
+    (``benchmarks/sweep_benchmark.py``); ``--sweep-aggregation-samples 5`` adds the error of
     the share at 876 segments against hourly.
 
 Examples
@@ -532,18 +533,22 @@ def study_sweep(scenarios: list[str], args: argparse.Namespace) -> pd.DataFrame:
 
     Figures and their definitions: ``benchmarks/sweep_benchmark.py``. With
     ``--sweep-aggregation-samples N`` also the error of the share at ``--sweep-time`` against
-    hourly on N samples.
+    hourly on N samples (``--sweep-samples 0``: only that).
     """
     del scenarios
     from sweep_benchmark import study_sweep as throughput
     from sweep_benchmark import study_sweep_aggregation
 
-    table = throughput(args)
-    _show(table, list(table.columns), "Uncertainty sweep on Dask")
+    table = pd.DataFrame()
+    if args.sweep_samples > 0:
+        table = throughput(args)
+        _show(table, list(table.columns), "Uncertainty sweep on Dask")
     if args.sweep_aggregation_samples:
         errors = study_sweep_aggregation(args)
         _show(errors, list(errors.columns), f"Share at {args.sweep_time} vs hourly")
         print(f"wrote {_write(errors, 'sweep-aggregation', args.output)}")
+        if table.empty:
+            return errors
     return table
 
 
@@ -576,7 +581,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--build-only", action="store_true",
                         help="cross-check study: only time the two model builds (no solves)")
     parser.add_argument("--no-nonzeros", action="store_true", help="skip counting non-zeros (e2e)")
-    parser.add_argument("--sweep-samples", type=int, default=32, help="samples of the sweep study")
+    parser.add_argument("--sweep-samples", type=int, default=32,
+                        help="samples of the sweep study (0: only --sweep-aggregation-samples)")
     parser.add_argument("--sweep-workers", type=int, default=2, help="Dask workers of the sweep study")
     parser.add_argument("--sweep-time", default="segment:876", help="time resolution of the sweep study")
     parser.add_argument("--sweep-rebuild", action="store_true",

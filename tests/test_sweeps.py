@@ -305,6 +305,23 @@ def test_in_place_resolve_refuses_an_unmapped_change(tmp_path):
         resolver.solve(n, sc)
 
 
+def test_in_place_mapping_is_off_when_highs_does_not_hold_the_numbers(tmp_path):
+    """The numbers go straight into the HiGHS object: a group whose HiGHS positions do not hold
+    the model's numbers is not used."""
+    from energy_model.optimization.compat import native_solver
+    from energy_model.optimization.resolve import InPlaceResolver
+    from energy_model.scenario import Scenario
+
+    sc = Scenario(name="tiny", network="tiny", year=2022)
+    resolver = InPlaceResolver(_tiny_network(), sc, tmp_path)
+    assert {"Link", "Load"} <= resolver.validate()
+    link = int(resolver.model.variables["Link-p"].labels.to_numpy().ravel()[0])
+    native_solver(resolver.solver).changeColBounds(int(resolver.columns[link]), -1.0, 1.0)
+    balance = int(resolver.model.constraints["Bus-nodal_balance"].labels.to_numpy().ravel()[0])
+    native_solver(resolver.solver).changeRowBounds(int(resolver.rows[balance]), -1.0, 1.0)
+    assert not {"Link", "Load"} & resolver.validate()
+
+
 def _toy_task(toy_sweep, tmp_path, values, template=None):
     sweep, _ = load_sweep(toy_sweep)
     project = toy_sweep.parent.parent
@@ -352,6 +369,108 @@ def test_sweep_samples_in_place_equal_rebuilt_and_do_not_depend_on_order(toy_swe
         assert unique
         for key in [*unique, "objective"]:
             assert forward[i][key] == pytest.approx(rebuilt[i][key], rel=1e-6, abs=1e-9), key
+
+
+def test_lean_record_metrics_give_the_full_record(toy_sweep, tmp_path):
+    """The sweep's lean metrics (compute_record_metrics) are rows of the full table, and a
+    sample's record from them equals the record from compute_metrics."""
+    from energy_model.accounting import compute_verdicts
+    from energy_model.analysis.metrics import compute_metrics, compute_record_metrics
+    from energy_model.optimization.solve import solve_scenario
+    from energy_model.sweeps.tasks import apply_sample, prepared_base, summarise
+
+    task = _toy_task(toy_sweep, tmp_path, TOY_VALUES[1])
+    base_sc, base_n, _ = prepared_base(task)
+    n = base_n.copy()
+    sc = apply_sample(n, base_sc, task)
+    result = solve_scenario(n, sc, Path(task.project_root), diagnose=False)
+    full = compute_metrics(n, sc, result, Path(task.project_root))
+    lean = compute_record_metrics(n, sc, result, Path(task.project_root))
+    assert len(lean) < len(full)
+    keys = ["metric", "variant", "carrier", "bus", "unit"]
+    joined = lean.merge(full, on=keys, how="left", suffixes=("", "_full"), validate="one_to_one")
+    assert joined["value_full"].notna().all()
+    assert np.allclose(joined["value"], joined["value_full"], rtol=1e-12, atol=0)
+    expected = summarise(full, compute_verdicts(full, sc))
+    got = summarise(lean, compute_verdicts(lean, sc))
+    assert set(got) == set(expected)
+    assert any(k.startswith("share.") for k in got) and any(k.startswith("capacity.") for k in got)
+    for key, value in expected.items():
+        if isinstance(value, float):
+            assert got[key] == pytest.approx(value, rel=1e-9, abs=1e-9), key
+        else:
+            assert got[key] == value, key
+
+
+def test_summarise_takes_the_total_row_of_a_flow_once():
+    from energy_model.sweeps.tasks import summarise
+    from energy_model.tables import METRIC_COLUMNS
+
+    metrics = pd.DataFrame(
+        [
+            ["heating_electricity", "", "", "", 3.0, "TWh"],  # the total
+            ["heating_electricity", "", "heat_pump", "city", 1.0, "TWh"],
+            ["heating_electricity", "", "electric_boiler", "city", 2.0, "TWh"],
+            ["heating_coal_use", "", "", "", 0.5, "Mtce"],
+            ["heating_coal_use", "", "coal_stove", "rural", 0.5, "Mtce"],
+            ["electricity_local_consumption", "", "AC", "", 19.0, "TWh"],
+        ],
+        columns=METRIC_COLUMNS,
+    )
+    record = summarise(metrics, pd.DataFrame(columns=["target"]))
+    assert record == {"heating_electricity_twh": 3.0, "heating_coal_use_mtce": 0.5,
+                      "electricity_local_consumption_twh": 19.0}
+
+
+def test_probabilities_count_infeasible_samples_as_not_meeting():
+    """10 design positions: 6 solved (4 meet), 3 infeasible, 1 failed."""
+    from energy_model.sweeps.analysis import SweepAnalysis, _probabilities, summary_paragraph
+
+    status = ["ok"] * 6 + ["infeasible"] * 3 + ["error"]
+    samples = pd.DataFrame({
+        "position": range(10), "sample_id": [f"s{i}" for i in range(10)], "status": status,
+        "meets.goal": [True] * 4 + [False] * 2 + [np.nan] * 4,
+        "target.goal": [30.0] * 6 + [np.nan] * 4,
+        "margin.goal": [1.0] * 4 + [-1.0] * 2 + [np.nan] * 4,
+    })
+    row = _probabilities(samples).iloc[0]
+    assert (row["meets"], row["n"], row["feasible"], row["infeasible"], row["errors"]) == (4, 9, 6, 3, 1)
+    assert (row["p"], row["low"], row["high"]) == pytest.approx(wilson_interval(4, 9))
+    assert row["p"] == pytest.approx(4 / 9)
+    assert (row["p_feasible"], row["low_feasible"], row["high_feasible"]) == pytest.approx(
+        wilson_interval(4, 6))
+    assert (row["p_infeasible"], row["low_infeasible"], row["high_infeasible"]) == pytest.approx(
+        wilson_interval(3, 9))
+    # Wilson 95 % of 4 in 9 by hand: centre (4/9 + z^2/18) / (1 + z^2/9), z = 1.96
+    z = 1.959963984540054
+    centre = (4 / 9 + z * z / 18) / (1 + z * z / 9)
+    half = z * np.sqrt(4 / 9 * 5 / 9 / 9 + z * z / 324) / (1 + z * z / 9)
+    assert row["low"] == pytest.approx(centre - half) and row["high"] == pytest.approx(centre + half)
+    sweep, _ = load_sweep(ROOT / "sweeps" / "plan-2022-uncertainty.yaml")
+    analysis = SweepAnalysis(samples=samples, probabilities=_probabilities(samples),
+                             sensitivity=pd.DataFrame(columns=["output", "parameter", "measure", "value", "conf"]),
+                             tornado=pd.DataFrame(), status_counts={"ok": 6, "infeasible": 3, "error": 1})
+    text = summary_paragraph(sweep, analysis)
+    assert "in 44 % of 9 samples" in text
+    assert "67 % of the 6 feasible samples" in text
+    assert "infeasible 33 %" in text
+
+
+def test_native_stdout_silenced_hides_the_highs_banner(capfd):
+    import highspy
+
+    from energy_model.sweeps.tasks import native_stdout_silenced
+
+    def new_highs() -> None:
+        h = highspy.Highs()
+        h.addVars(2, np.zeros(2), np.ones(2))
+
+    new_highs()
+    assert "HiGHS" in capfd.readouterr().out  # a new Highs object prints its banner
+    with native_stdout_silenced():
+        new_highs()
+    print("after")
+    assert capfd.readouterr().out == "after\n"
 
 
 def test_store_hides_half_written_files(tmp_path):

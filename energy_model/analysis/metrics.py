@@ -30,43 +30,22 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-def compute_core_metrics(n: pypsa.Network, sc: Scenario, result: SolveResult) -> pd.DataFrame:
-    """Capacities, energy balance, curtailment, costs, prices, corridor flows and storage.
 
-    Parameters
-    ----------
-    n
-        Solved network.
-    sc
-        The scenario (for the accounting region).
-    result
-        Outcome of :func:`energy_model.optimization.solve.solve`.
-    """
-    stats = n.statistics
-    groupby = ["bus", "carrier"]
-    capacity = _tidy(stats.optimal_capacity(groupby=groupby, nice_names=False), "capacity", "MW")
+def _capacity_frame(n: pypsa.Network) -> pd.DataFrame:
+    """``capacity`` rows by bus and carrier [MW; MWh for stores] (PyPSA's optimal capacity)."""
+    stats = n.statistics.optimal_capacity(groupby=["bus", "carrier"], nice_names=False)
+    capacity = _tidy(stats, "capacity", "MW")
     capacity.loc[capacity["variant"] == "Store", "unit"] = "MWh"  # a Store's capacity is e_nom
-    frames = [
-        capacity,
-        _tidy(stats.supply(groupby=groupby, nice_names=False) / MWH_PER_TWH, "supply", "TWh"),
-        _tidy(stats.withdrawal(groupby=groupby, nice_names=False) / MWH_PER_TWH, "withdrawal", "TWh"),
-        _tidy(stats.capex(groupby=groupby, nice_names=False), "capex", "CNY/yr"),
-        _tidy(stats.opex(groupby=groupby, nice_names=False), "opex", "CNY/yr"),
-    ]
-    rows: list[dict[str, object]] = [
-        row("objective", result.objective, "CNY/yr"),
-        row(
-            "system_cost",
-            stats.capex(nice_names=False).sum() + stats.opex(nice_names=False).sum(),
-            "CNY/yr",
-        ),
-    ]
-    weights = n.snapshot_weightings.generators
+    return capacity
 
-    # Curtailment of variable renewables (generators with a p_max_pu series), from PyPSA's
-    # statistics: energy by bus and carrier [TWh], by bus, carrier and calendar month
-    # (``curtailment_monthly``, variant ``month=MM``; an aggregated snapshot counts in the month
-    # it starts in) and rate by carrier [%].
+
+def _curtailment_rows(n: pypsa.Network) -> list[dict[str, object]]:
+    """Curtailment of variable renewables (generators with a p_max_pu series), from PyPSA's
+    statistics: energy by bus and carrier [TWh], by bus, carrier and calendar month
+    (``curtailment_monthly``, variant ``month=MM``; an aggregated snapshot counts in the month
+    it starts in) and rate by carrier [%]."""
+    rows: list[dict[str, object]] = []
+    weights = n.snapshot_weightings.generators
     gens = n.generators
     variable = gens.index[gens.index.isin(n.generators_t.p_max_pu.columns)]
     if len(variable):
@@ -98,8 +77,13 @@ def compute_core_metrics(n: pypsa.Network, sc: Scenario, result: SolveResult) ->
             rate = 100 * curtailed / total if total > 0 else 0.0
             rows.append(row("curtailment_rate", rate, "%", carrier=str(carrier)))
             rows.append(row("available_energy", total / MWH_PER_TWH, "TWh", carrier=str(carrier)))
+    return rows
 
-    # Corridor flows [TWh], full-load hours of each corridor [h].
+
+def _corridor_rows(n: pypsa.Network, sc: Scenario) -> list[dict[str, object]]:
+    """Corridor flows [TWh], utilisation of each corridor [%]."""
+    rows: list[dict[str, object]] = []
+    weights = n.snapshot_weightings.generators
     flows = border_flows(n, sc.accounting.region, components=("Link",))
     for link in flows.columns:
         energy = flows[link].mul(weights)
@@ -110,6 +94,48 @@ def compute_core_metrics(n: pypsa.Network, sc: Scenario, result: SolveResult) ->
         if p_nom > 0:
             utilisation = 100 * flows[link].abs().mul(weights).sum() / (p_nom * weights.sum())
             rows.append(row("corridor_utilisation", utilisation, "%", variant=link, bus=bus))
+    return rows
+
+
+def _combine(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    """Metric frames as one table, sorted, index reset (the same solution, the same table)."""
+    table = pd.concat([f[METRIC_COLUMNS] for f in frames if not f.empty], ignore_index=True)
+    table[["variant", "carrier", "bus"]] = table[["variant", "carrier", "bus"]].fillna("").astype(str)
+    return table.sort_values(["metric", "variant", "carrier", "bus"], kind="stable").reset_index(drop=True)
+
+
+def compute_core_metrics(n: pypsa.Network, sc: Scenario, result: SolveResult) -> pd.DataFrame:
+    """Capacities, energy balance, curtailment, costs, prices, corridor flows and storage.
+
+    Parameters
+    ----------
+    n
+        Solved network.
+    sc
+        The scenario (for the accounting region).
+    result
+        Outcome of :func:`energy_model.optimization.solve.solve`.
+    """
+    stats = n.statistics
+    groupby = ["bus", "carrier"]
+    frames = [
+        _capacity_frame(n),
+        _tidy(stats.supply(groupby=groupby, nice_names=False) / MWH_PER_TWH, "supply", "TWh"),
+        _tidy(stats.withdrawal(groupby=groupby, nice_names=False) / MWH_PER_TWH, "withdrawal", "TWh"),
+        _tidy(stats.capex(groupby=groupby, nice_names=False), "capex", "CNY/yr"),
+        _tidy(stats.opex(groupby=groupby, nice_names=False), "opex", "CNY/yr"),
+    ]
+    rows: list[dict[str, object]] = [
+        row("objective", result.objective, "CNY/yr"),
+        row(
+            "system_cost",
+            stats.capex(nice_names=False).sum() + stats.opex(nice_names=False).sum(),
+            "CNY/yr",
+        ),
+    ]
+    weights = n.snapshot_weightings.generators
+    rows += _curtailment_rows(n)
+    rows += _corridor_rows(n, sc)
 
     # Storage throughput [TWh] (energy discharged).
     for name in n.storage_units.index:
@@ -148,6 +174,31 @@ def compute_metrics(
     frames.append(accounting.compute_share_metrics(n, sc, project_root, result.duals))
     if (n.buses.carrier == HEAT_BUS_CARRIER).any():
         frames.append(heating.compute_heating_metrics(n, sc))
-    table = pd.concat([f[METRIC_COLUMNS] for f in frames if not f.empty], ignore_index=True)
-    table[["variant", "carrier", "bus"]] = table[["variant", "carrier", "bus"]].fillna("").astype(str)
-    return table.sort_values(["metric", "variant", "carrier", "bus"], kind="stable").reset_index(drop=True)
+    return _combine(frames)
+
+
+#: Metrics of :func:`compute_core_metrics` that :func:`compute_record_metrics` keeps.
+RECORD_CORE_METRICS = ("objective", "capacity", "curtailment", "export", "import")
+
+
+def compute_record_metrics(
+    n: pypsa.Network, sc: Scenario, result: SolveResult, project_root: Path
+) -> pd.DataFrame:
+    """The rows of :func:`compute_metrics` a sweep sample's record reads, for a fraction of its cost.
+
+    Capacities, curtailment by bus and carrier, corridor export/import, the objective, every
+    row of the share accounting and the heating metrics, computed by the same functions as
+    :func:`compute_metrics` (so each row is identical to that row of the full table); without
+    the supply/withdrawal/cost statistics, storage throughput and prices, which no sweep record
+    holds. ``tests/test_sweeps.py`` checks that a sample's record is the same from both tables.
+    """
+    core = [row("objective", result.objective, "CNY/yr"), *_curtailment_rows(n), *_corridor_rows(n, sc)]
+    core_frame = pd.DataFrame(core, columns=METRIC_COLUMNS)
+    frames = [
+        _capacity_frame(n),
+        core_frame[core_frame["metric"].isin(RECORD_CORE_METRICS)],
+        accounting.compute_share_metrics(n, sc, project_root, result.duals),
+    ]
+    if (n.buses.carrier == HEAT_BUS_CARRIER).any():
+        frames.append(heating.compute_heating_metrics(n, sc))
+    return _combine(frames)

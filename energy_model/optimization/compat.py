@@ -148,3 +148,54 @@ def native_solver(solver: Any) -> Any:
     in-place re-solve of sweeps to read and reset the basis.
     """
     return solver.solver_model
+
+
+def assign_primal_result(m: linopy.Model, result: Any, solver: Any) -> None:
+    """Write a linopy ``Result``'s status, objective and primal values onto ``m``, no duals (linopy 0.10).
+
+    ``Model.assign_result`` also turns every constraint's duals into DataArrays, which costs
+    about as much as a warm HiGHS re-solve of a sweep sample; the sweep records use no dual.
+    The primal part is ``Model.assign_result``'s own code (``Variable.range``,
+    ``solver_scaling``, the private ``Objective._value``). ``m``'s constraints must never have
+    had duals assigned: PyPSA's ``assign_duals`` then writes no shadow prices (it returns early
+    when no constraint has duals) instead of another solve's.
+    """
+    import xarray as xr  # noqa: PLC0415 - lazy, as linopy
+
+    m.solver = solver
+    m.status = result.status.status.value
+    m.termination_condition = result.status.termination_condition.value
+    if result.solution is not None:
+        m.objective._value = result.solution.objective / m.objective.scaling  # noqa: SLF001
+    if not result.status.is_ok or result.solution is None or len(result.solution.primal) == 0:
+        return
+    primal = result.solution.primal
+    for _, var in m.variables.items():
+        start, end = var.range
+        values = primal[start:end].reshape(var.shape) / var.solver_scaling.values
+        var.solution = xr.DataArray(values, var.coords, dims=var.dims)
+
+
+def result_duals(m: linopy.Model, result: Any, names: list[str]) -> dict[str, float]:
+    """Duals of the named single-row constraints of ``m`` from a linopy ``Result`` (linopy 0.10).
+
+    Scaled as ``Model.assign_result`` scales them (constraint scaling over objective scaling);
+    for models whose duals are not assigned (:func:`assign_primal_result`).
+    """
+    dual = result.solution.dual
+    out = {}
+    for name in names:
+        con = m.constraints[name]
+        start, end = con.range
+        values = dual[start:end] * con.scaling.to_numpy().ravel() / m.objective.scaling
+        out[name] = float(values.item())
+    return out
+
+
+def label_positions(m: linopy.Model) -> tuple[Any, Any]:
+    """Column of every variable label and row of every constraint label in the solver (linopy 0.10).
+
+    ``label_index.label_to_pos`` (-1: not in the LP), the order in which linopy's direct-API
+    build hands the columns and rows to HiGHS (the order its solution is read back in).
+    """
+    return m.variables.label_index.label_to_pos, m.constraints.label_index.label_to_pos

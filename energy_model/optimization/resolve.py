@@ -3,15 +3,17 @@ r"""Re-solve one LP in place for many samples of the same network (uncertainty s
 A sweep solves the same network hundreds of times with a few input numbers changed (a load
 scaled, an availability series rescaled, a fixed capacity, a contract volume). Building PyPSA's
 linopy model costs more than HiGHS needs to solve it at sweep resolution, so a worker builds the
-model once (:class:`InPlaceResolver`, from the first sample's network) and, per sample, writes
-the sample's numbers into that model and re-solves it through linopy's persistent HiGHS
-interface (``linopy.solvers.Solver`` with ``track_updates=True``: only the changed bounds,
-right-hand sides and coefficients are handed to the live ``highspy.Highs`` object, which keeps
-its basis, so each re-solve starts warm).
+model once (:class:`InPlaceResolver`, from the first sample's network) and HiGHS object
+(linopy's direct-API ``linopy.solvers.Solver``) and, per sample, writes the sample's numbers
+straight into the live ``highspy.Highs`` object (``changeColsBounds``, ``changeRowsBounds``,
+``changeCoeff`` at the columns and rows linopy's build put them in; linopy's model keeps the
+template's numbers) and re-solves from the template's optimal basis, so each re-solve starts
+warm. Only the primal solution and the objective are read back (no duals).
 
 Which inputs can change, and where they enter the LP (PyPSA 1.4 formulation; every mapping is
 checked against the built model when the resolver is created, :meth:`InPlaceResolver.validate`,
-and a mapping that does not reproduce the model's own numbers is switched off):
+and a mapping that does not reproduce the model's own numbers, or whose positions in the HiGHS
+object do not hold them, is switched off):
 
 =====================================  ===================================================
 changed input                          LP numbers recomputed (absolute, from the sample)
@@ -60,8 +62,15 @@ import xarray as xr
 
 from energy_model.checks import check_solution
 from energy_model.exceptions import InfeasibleError
-from energy_model.optimization.compat import attach_model, model_window, native_solver, set_variable_bounds
-from energy_model.optimization.constraints import export_contract_name, extra_functionality, read_duals
+from energy_model.optimization.compat import (
+    assign_primal_result,
+    attach_model,
+    label_positions,
+    model_window,
+    native_solver,
+    result_duals,
+)
+from energy_model.optimization.constraints import constraint_names, export_contract_name, extra_functionality
 from energy_model.optimization.model import (
     SOLVER_NAME,
     build_model,
@@ -241,15 +250,17 @@ class InPlaceResolver:
         attach_model(work, None)
         self.size = lp_size(self.model)
         self.options = main_solver_options(sc.solver.options)
+        # the sample numbers go straight to the HiGHS object (below); linopy's model keeps the
+        # template's numbers, so linopy need not track updates
+        self.solver = Solver.from_name(SOLVER_NAME, model=self.model, io_api="direct", options=self.options)
+        self.columns, self.rows = label_positions(self.model)
         self.supported = self.validate()
-        self.solver = Solver.from_name(
-            SOLVER_NAME, model=self.model, io_api="direct", options=self.options, track_updates=True
-        )
         self.dirty: set[str] = set()
         self._highs_object: Any = None
         self._highs_clock = 0.0
         self.solves = 0
-        result = self.solver.solve(assign=True)
+        result = self.solver.solve()
+        assign_primal_result(self.model, result, self.solver)
         if str(self.model.termination_condition) != "optimal":
             msg = f"the template LP ended '{self.model.termination_condition}'; no start basis"
             raise NotResolvableError(msg)
@@ -309,7 +320,9 @@ class InPlaceResolver:
         return out
 
     def validate(self) -> set[str]:
-        """The groups whose mapping reproduces the built model's numbers from the template."""
+        """The groups whose mapping reproduces the built model's numbers from the template, and
+        whose numbers sit where :meth:`_native_entries` puts them in the HiGHS object."""
+        native = self._native_lp()
         supported = set()
         for group in self._groups():
             try:
@@ -317,17 +330,59 @@ class InPlaceResolver:
             except NotResolvableError as err:
                 logger.info("in-place update of %s off: %s", group, err)
                 continue
-            if all(_close(model_values, computed, mask) for computed, model_values, mask in parts.values()):
-                supported.add(group)
-            else:
+            if not all(_close(model, computed, mask) for computed, model, mask in parts.values()):
                 logger.warning("in-place update of %s off: the mapping does not reproduce the model", group)
+                continue
+            if not self._native_matches(group, parts, native):
+                logger.warning("in-place update of %s off: HiGHS does not hold the model's numbers", group)
+                continue
+            supported.add(group)
         for contract in self.sc.export_contracts:
-            rhs = self.model.constraints[export_contract_name(contract)].rhs
-            if not np.allclose(rhs.to_numpy(), contract.min_energy_twh * MWH_PER_TWH):
-                supported.discard("contracts")
+            con = self.model.constraints[export_contract_name(contract)]
+            row = self.rows[int(con.labels.item())]
+            rhs = contract.min_energy_twh * MWH_PER_TWH
+            if not (np.allclose(con.rhs.to_numpy(), rhs) and str(con.sign.item()) == ">="
+                    and np.isclose(native["row_lower"][row], rhs)):
                 return supported
         supported.add("contracts")
         return supported
+
+    def _native_lp(self) -> dict[str, Any]:
+        """Bounds and matrix of the HiGHS object as built (for :meth:`validate`)."""
+        import highspy  # noqa: PLC0415
+        from scipy.sparse import csc_matrix, csr_matrix  # noqa: PLC0415
+
+        lp = native_solver(self.solver).getLp()
+        matrix = lp.a_matrix_
+        layout = csr_matrix if matrix.format_ == highspy.MatrixFormat.kRowwise else csc_matrix
+        return {
+            "col_lower": np.asarray(lp.col_lower_), "col_upper": np.asarray(lp.col_upper_),
+            "row_lower": np.asarray(lp.row_lower_), "row_upper": np.asarray(lp.row_upper_),
+            "matrix": layout((np.asarray(matrix.value_), np.asarray(matrix.index_),
+                              np.asarray(matrix.start_)), shape=(lp.num_row_, lp.num_col_)),
+        }
+
+    def _native_matches(self, group: str, parts: dict[str, Any], native: dict[str, Any]) -> bool:
+        """Whether HiGHS holds the model's numbers at the positions the group writes to."""
+        # the model's own numbers at the positions the group writes to
+        as_built = {side: (model.where(computed.notnull()), model, mask)
+                    for side, (computed, model, mask) in parts.items()}
+        for kind, index, values in self._native_entries(group, as_built):
+            if kind == "cols":
+                lower, upper = values
+                held = (native["col_lower"][index], native["col_upper"][index])
+            elif kind == "rows":
+                lower, upper = values
+                held = (native["row_lower"][index], native["row_upper"][index])
+            else:
+                rows, cols = index
+                lower = upper = values
+                held = (np.asarray(native["matrix"][rows, cols]).ravel(),) * 2
+            for a, b in zip((lower, upper), held, strict=True):
+                if not np.allclose(np.asarray(a, dtype=float), np.asarray(b, dtype=float),
+                                   rtol=VALIDATION_RTOL, atol=1e-9, equal_nan=True):
+                    return False
+        return True
 
     def _group_of(self, component: str, attribute: str, names: pd.Index) -> list[str]:
         if component == "Load" and attribute == "p_set":
@@ -349,6 +404,8 @@ class InPlaceResolver:
             raise NotResolvableError("an enforced target needs the mix-ratio iteration")
         ref = self.sc.model_dump(exclude={"accounting"})
         new = sc.model_dump(exclude={"accounting"})
+        if "contracts" not in self.supported and ref["export_contracts"] != new["export_contracts"]:
+            raise NotResolvableError("a contract volume changed; its row is not mapped")
         for contracts in (ref["export_contracts"], new["export_contracts"]):
             for contract in contracts:
                 contract.pop("min_energy_twh")
@@ -364,26 +421,54 @@ class InPlaceResolver:
 
     # --- one sample ---------------------------------------------------------------------------
 
-    def _write(self, group: str, n: pypsa.Network) -> None:
+    def _native_entries(self, group: str, parts: dict[str, Any]) -> list[tuple[str, Any, Any]]:
+        """Where the group's numbers go in HiGHS and their values (computed where the mapping
+        gives a number, the model's template value elsewhere).
+
+        ``("cols", columns, (lower, upper))`` for variable bounds, ``("rows", rows, (lower,
+        upper))`` for right-hand sides (row bounds by the constraint's sign), ``("coeffs", (rows,
+        columns), values)`` for matrix coefficients.
+        """
         m = self.model
-        parts = self._compute(group, n)
         if group == NODAL_GROUP:
             computed, current, mask = parts["rhs"]
-            m.constraints["Bus-nodal_balance"].update(rhs=xr.where(mask, computed, current))
-            return
+            con = m.constraints["Bus-nodal_balance"]
+            where = (mask & computed.notnull()).to_numpy()
+            rhs = xr.where(mask & computed.notnull(), computed, current).to_numpy()[where]
+            sign = np.broadcast_to(con.sign.to_numpy(), where.shape)[where]
+            lower = np.where(sign == "<=", -np.inf, rhs)
+            upper = np.where(sign == ">=", np.inf, rhs)
+            return [("rows", self.rows[con.labels.to_numpy()[where]], (lower, upper))]
         component, _, ext = group.partition("-")
         attr, _, _, _ = OPERATIONAL[component]
         if not ext:
-            bounds = {
-                side: xr.where(mask & computed.notnull(), computed, current)
-                for side, (computed, current, mask) in parts.items()
-            }
-            set_variable_bounds(m.variables[f"{component}-{attr}"], **bounds)
-            return
-        for side, (computed, current, mask) in parts.items():
-            m.constraints[f"{component}-ext-{attr}-{side}"].update(
-                coeffs=xr.where(mask & computed.notnull(), computed, current)
-            )
+            var = m.variables[f"{component}-{attr}"]
+            (low, low_now, mask), (up, up_now, _) = parts["lower"], parts["upper"]
+            where = (mask & (low.notnull() | up.notnull())).to_numpy()
+            lower = xr.where(low.notnull(), low, low_now).to_numpy()[where]
+            upper = xr.where(up.notnull(), up, up_now).to_numpy()[where]
+            return [("cols", self.columns[var.labels.to_numpy()[where]], (lower, upper))]
+        entries: list[tuple[str, Any, Any]] = []
+        for side, (computed, _, mask) in parts.items():
+            con = m.constraints[f"{component}-ext-{attr}-{side}"]
+            where = (mask & computed.notnull()).to_numpy()
+            labels = con.labels.broadcast_like(con.coeffs).transpose(*con.coeffs.dims).to_numpy()
+            columns = self.columns[con.vars.transpose(*con.coeffs.dims).to_numpy()[where]]
+            values = computed.transpose(*con.coeffs.dims).to_numpy()[where]
+            entries.append(("coeffs", (self.rows[labels[where]], columns), values))
+        return entries
+
+    def _write(self, group: str, n: pypsa.Network) -> None:
+        """Write the group's numbers of sample ``n`` into the HiGHS object (not into linopy's model)."""
+        highs = native_solver(self.solver)
+        for kind, index, values in self._native_entries(group, self._compute(group, n)):
+            if kind in ("cols", "rows"):
+                change = highs.changeColsBounds if kind == "cols" else highs.changeRowsBounds
+                lower, upper = (np.ascontiguousarray(v, dtype=float) for v in values)
+                change(len(index), np.ascontiguousarray(index, dtype=np.int32), lower, upper)
+            else:
+                for row, column, value in zip(*index, values, strict=True):
+                    highs.changeCoeff(int(row), int(column), float(value))
 
     def solve(self, n: pypsa.Network, sc: Scenario) -> SolveResult:
         """Solve sample ``n`` (the template with other numbers) in place; write the solution into ``n``.
@@ -395,24 +480,26 @@ class InPlaceResolver:
         InfeasibleError
             When HiGHS does not end optimal.
         """
-        groups = self.groups_for(n, sc)
         start = time.perf_counter()
+        groups = self.groups_for(n, sc)
+        # the sample's numbers straight into the live Highs object; a group the previous sample
+        # changed and this one does not is written too (back to this sample's = template values)
         for group in sorted(groups | self.dirty):
             self._write(group, n)
         self.dirty = groups
-        for contract in sc.export_contracts:
-            self.model.constraints[export_contract_name(contract)].update(
-                rhs=contract.min_energy_twh * MWH_PER_TWH
-            )
+        native = native_solver(self.solver)
+        for contract in sc.export_contracts if "contracts" in self.supported else ():
+            row = self.rows[int(self.model.constraints[export_contract_name(contract)].labels.item())]
+            native.changeRowBounds(int(row), contract.min_energy_twh * MWH_PER_TWH, np.inf)
         timings = {"update": time.perf_counter() - start}
         start = time.perf_counter()
-        self.solver.update(self.model)  # only the changed numbers go to the live Highs object
-        native = native_solver(self.solver)
         # every sample starts from the template's optimal basis, with no other state of the
         # previous run (edge weights, factorisation): the result does not depend on the order
         native.clearSolver()
         native.setBasis(self.basis)
-        result = self.solver.solve(assign=True)
+        result = self.solver.solve()
+        # primal values only: the duals (shadow prices) are not read back, the records use none
+        assign_primal_result(self.model, result, self.solver)
         timings["solve"] = time.perf_counter() - start
         # HiGHS's run clock accumulates over the runs of one Highs object: take the difference
         runtime = self._runtime(result)
@@ -434,7 +521,8 @@ class InPlaceResolver:
             check_solution(n, sc)
         finally:
             attach_model(n, None)
-        duals = read_duals(self.model, sc)
+        names = [name for name in constraint_names(sc) if name in self.model.constraints]
+        duals = result_duals(self.model, result, names)
         timings["post"] = time.perf_counter() - start
         return SolveResult(
             status=status,

@@ -17,6 +17,8 @@ import pandas as pd
 from energy_model.sweeps.sampling import MORRIS_LEVELS, build_design, salib_problem
 
 if TYPE_CHECKING:
+    from collections.abc import Hashable, Mapping
+
     from energy_model.sweeps.spec import Sweep
 
 #: Two-sided 95 % normal quantile [-].
@@ -48,8 +50,13 @@ class SweepAnalysis:
     samples
         Design joined with records: one row per design position.
     probabilities
-        Per target: ``target``, ``min_share`` [%], ``meets`` (count), ``n`` (ok samples),
-        ``p``, ``low``, ``high`` (Wilson 95 %) [-], ``failed`` (infeasible or error samples).
+        Per target (:data:`PROBABILITY_COLUMNS`): ``target``, ``min_share`` [%], counts
+        ``meets``, ``n`` (samples with an outcome: ``feasible`` + ``infeasible``), ``feasible``,
+        ``infeasible``, ``errors`` (failed samples, not counted in ``n``); proportions [-] with
+        their Wilson 95 % interval: ``p``/``low``/``high`` = P(meet) over all ``n`` samples, an
+        infeasible sample counted as not meeting (the system cannot serve its demand);
+        ``p_feasible``/``low_feasible``/``high_feasible`` = P(meet | feasible);
+        ``p_infeasible``/``low_infeasible``/``high_infeasible`` = P(infeasible).
     sensitivity
         Tidy: ``output``, ``parameter``, ``measure`` (``S1``, ``ST``, ``mu_star``, ``sigma``,
         ``spearman``), ``value``, ``conf`` (95 % half-width where SALib gives one).
@@ -107,18 +114,37 @@ def join_samples(design: pd.DataFrame, records: pd.DataFrame) -> pd.DataFrame:
     return joined.sort_values("position").reset_index(drop=True)
 
 
+PROBABILITY_COLUMNS = [
+    "target", "min_share", "meets", "n", "feasible", "infeasible", "errors",
+    "p", "low", "high", "p_feasible", "low_feasible", "high_feasible",
+    "p_infeasible", "low_infeasible", "high_infeasible",
+]
+
+
 def _probabilities(samples: pd.DataFrame) -> pd.DataFrame:
+    """Per target: P(meet) over all samples with an outcome, P(meet | feasible), P(infeasible).
+
+    A sample has an outcome when it solved (``ok``) or the LP was infeasible; an infeasible
+    sample does not meet the target. Failed (``error``) and missing samples say nothing about
+    the system and are only counted.
+    """
     ok = samples[samples["status"] == "ok"]
-    failed = int(samples["status"].isin(["infeasible", "error"]).sum())
+    infeasible = int((samples["status"] == "infeasible").sum())
+    errors = int((samples["status"] == "error").sum())
+    n = len(ok) + infeasible
     rows = []
     for target in targets_of(samples):
         meets = int(ok[f"meets.{target}"].astype(bool).sum())
-        p, low, high = wilson_interval(meets, len(ok))
+        p, low, high = wilson_interval(meets, n)
+        p_ok, low_ok, high_ok = wilson_interval(meets, len(ok))
+        p_inf, low_inf, high_inf = wilson_interval(infeasible, n)
         min_share = float(ok[f"target.{target}"].iloc[0]) if len(ok) else math.nan
-        rows.append({"target": target, "min_share": min_share, "meets": meets, "n": len(ok),
-                     "p": p, "low": low, "high": high, "failed": failed})
-    return pd.DataFrame(rows, columns=["target", "min_share", "meets", "n", "p", "low", "high",
-                                       "failed"])
+        rows.append({"target": target, "min_share": min_share, "meets": meets, "n": n,
+                     "feasible": len(ok), "infeasible": infeasible, "errors": errors,
+                     "p": p, "low": low, "high": high,
+                     "p_feasible": p_ok, "low_feasible": low_ok, "high_feasible": high_ok,
+                     "p_infeasible": p_inf, "low_infeasible": low_inf, "high_infeasible": high_inf})
+    return pd.DataFrame(rows, columns=PROBABILITY_COLUMNS)
 
 
 def _complete_blocks(samples: pd.DataFrame, output: str, block: int) -> np.ndarray:
@@ -231,11 +257,20 @@ def analyse(sweep: Sweep, design: pd.DataFrame, records: pd.DataFrame) -> SweepA
     )
 
 
+def _percent(row: Mapping[Hashable, Any], suffix: str) -> tuple[float, float, float]:
+    """``p``, ``low``, ``high`` (with ``suffix``) of a probabilities row, in %."""
+    return (100 * float(row[f"p{suffix}"]), 100 * float(row[f"low{suffix}"]),
+            100 * float(row[f"high{suffix}"]))
+
+
 def summary_paragraph(sweep: Sweep, analysis: SweepAnalysis) -> str:
     """One paragraph: probability of meeting each target with its interval, and the top inputs.
 
-    E.g. ``plan-2022-uncertainty (sobol, 512 samples): meets 30 % (final_energy_2022) in 71 % of
-    512 samples (95 % CI 67-75 %); most influential: data_centre_load (ST 0.52), ...``.
+    E.g. ``plan-2035-uncertainty (sobol, 96 samples, 36 infeasible): meets 50 %
+    (final_energy_2035) in 40 % of 96 samples (95 % CI 31-50 %), infeasible counted as not
+    meeting; 64 % of the 60 feasible samples (52-75 %); infeasible 38 % (28-47 %); most
+    influential: ...``. Without infeasible samples the two probabilities are the same and only
+    one is given.
     """
     total = len(analysis.samples)
     parts = [f"{sweep.name} ({sweep.sampler}, {total} samples"]
@@ -245,13 +280,22 @@ def summary_paragraph(sweep: Sweep, analysis: SweepAnalysis) -> str:
     text = "".join(parts) + "):"
     sentences = []
     for row in analysis.probabilities.to_dict(orient="records"):
-        target, n = str(row["target"]), int(row["n"])
+        target, n, feasible = str(row["target"]), int(row["n"]), int(row["feasible"])
         if n == 0:
             sentences.append(f" target {target}: no sample solved")
             continue
-        p, low, high = (100 * float(row[k]) for k in ("p", "low", "high"))
+        if feasible == 0:
+            sentences.append(f" target {target}: none of the {n} samples is feasible")
+            continue
+        p, low, high = _percent(row, "")
         sentence = (f" meets {float(row['min_share']):.0f} % ({target}) in {p:.0f} % of {n} samples "
                     f"(95 % CI {low:.0f}-{high:.0f} %)")
+        if int(row["infeasible"]):
+            p_ok, low_ok, high_ok = _percent(row, "_feasible")
+            p_inf, low_inf, high_inf = _percent(row, "_infeasible")
+            sentence += (f", infeasible counted as not meeting; {p_ok:.0f} % of the {feasible} "
+                         f"feasible samples ({low_ok:.0f}-{high_ok:.0f} %); infeasible "
+                         f"{p_inf:.0f} % ({low_inf:.0f}-{high_inf:.0f} %)")
         top = analysis.influential(f"achieved.{target}")
         if top:
             sentence += "; most influential: " + ", ".join(
@@ -262,6 +306,7 @@ def summary_paragraph(sweep: Sweep, analysis: SweepAnalysis) -> str:
 
 
 __all__ = [
+    "PROBABILITY_COLUMNS",
     "SweepAnalysis",
     "analyse",
     "join_samples",

@@ -142,13 +142,13 @@ def write_page(sweep: Sweep, analysis: SweepAnalysis, out: Path, summary: str) -
     with mpl.rc_context(STYLE):
         for row in analysis.probabilities.itertuples():
             target = str(row.target)
-            if row.n == 0:
+            if row.feasible == 0:
                 continue
             parts = [f"<h2>Target {html.escape(target)}</h2>"]
             name = f"share_{target}.png"
             _share_distribution(analysis, target, figures / name)
             parts.append(f'<figure><img src="{FIGURES_DIR}/{name}" alt="share distribution">'
-                         f"<figcaption>Headline renewable share of {row.n} solved samples; red: "
+                         f"<figcaption>Headline renewable share of the {row.feasible} feasible samples; red: "
                          f"the target.</figcaption></figure>")
             for output in (f"achieved.{target}", f"margin.{target}"):
                 name = f"sensitivity_{output.replace('.', '_')}.png"
@@ -174,10 +174,15 @@ def write_page(sweep: Sweep, analysis: SweepAnalysis, out: Path, summary: str) -
           "target": p.target.model_dump_json(exclude_none=True), "source": p.source}
          for p in sweep.parameters]
     )
-    probabilities = analysis.probabilities.assign(
-        p=lambda f: 100 * f["p"], low=lambda f: 100 * f["low"], high=lambda f: 100 * f["high"]
-    ).rename(columns={"min_share": "min_share [%]", "p": "p [%]", "low": "low [%]",
-                      "high": "high [%]"})
+    labels = {"": "P(meet)", "_feasible": "P(meet | feasible)", "_infeasible": "P(infeasible)"}
+    columns = {"min_share": "min_share [%]"}
+    for suffix, label in labels.items():
+        columns |= {f"p{suffix}": f"{label} [%]", f"low{suffix}": f"{label} low [%]",
+                    f"high{suffix}": f"{label} high [%]"}
+    probabilities = analysis.probabilities.copy()
+    proportions = [c for c in columns if c != "min_share"]
+    probabilities[proportions] = 100 * probabilities[proportions]
+    probabilities = probabilities.rename(columns=columns)
     sensitivity = analysis.sensitivity
     body = f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Sweep {html.escape(sweep.name)}</title>
@@ -189,8 +194,11 @@ figure{{margin:1em 0}}img{{max-width:100%}}</style></head><body>
 <p><strong>{html.escape(summary)}</strong></p>
 <p>Base scenario <code>{html.escape(sweep.base)}</code>, sampler <code>{sweep.sampler}</code>,
 seed {sweep.seed}, time resolution <code>{html.escape(sweep.time.model_dump_json())}</code>.
-Samples by status: {html.escape(str(analysis.status_counts))}. Probabilities count the solved
-samples; the interval is the Wilson 95 % score interval.</p>
+Samples by status: {html.escape(str(analysis.status_counts))}. P(meet) counts every sample with
+an outcome (<code>n</code> = feasible + infeasible): an infeasible sample, whose system cannot
+serve its demand, does not meet the target. P(meet | feasible) counts the feasible samples only,
+P(infeasible) the share of infeasible ones; failed samples (<code>errors</code>) are not counted.
+Each interval is the Wilson 95 % score interval of the proportion on its left.</p>
 <h2>Probability of meeting each target</h2>
 {_table_html(probabilities)}
 {"".join(sections)}

@@ -7,7 +7,8 @@ of the design's first sample, and re-solves it in place for every sample
 (:class:`energy_model.optimization.resolve.InPlaceResolver`, kept in :data:`_RESOLVERS`); a
 sample it cannot map goes through the engine's ordinary path
 (:func:`energy_model.optimization.solve.solve_scenario`). Metrics and verdicts come from
-:func:`energy_model.analysis.metrics.compute_metrics` and
+:func:`energy_model.analysis.metrics.compute_record_metrics` (the rows of
+:func:`~energy_model.analysis.metrics.compute_metrics` a record holds, by the same functions) and
 :func:`energy_model.accounting.compute_verdicts`; the result is one small flat record.
 """
 
@@ -18,7 +19,9 @@ import json
 import logging
 import os
 import socket
+import sys
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -40,6 +43,8 @@ from energy_model.sweeps.spec import (
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     import pypsa
 
     from energy_model.optimization.resolve import InPlaceResolver
@@ -50,7 +55,8 @@ logger = logging.getLogger(__name__)
 #: Metrics whose every row becomes a ``share.<metric>.<variant>`` column [%]; the variants
 #: (accounting rules) are taken from the metrics as they come, never listed here.
 SHARE_METRICS = ("renewable_share", "renewable_share_electricity")
-#: Total-only metrics (no variant, carrier or bus) kept as flows, by unit.
+#: Metrics whose total row (no variant, no bus) is kept as ``<metric>_<unit>`` (e.g.
+#: ``heating_electricity_twh``, ``heating_coal_use_mtce``).
 FLOW_METRICS = (
     "electricity_local_consumption",
     "renewable_generation_local",
@@ -297,7 +303,9 @@ def summarise(metrics: pd.DataFrame, verdicts: pd.DataFrame) -> dict[str, Any]:
     ``share.<metric>.<variant>`` [%] for every row of :data:`SHARE_METRICS` (whatever the
     accounting rules are), per target ``achieved.<t>`` [%], ``margin.<t>`` [pp],
     ``verdict.<t>`` and ``meets.<t>``; ``capacity.<carrier>`` [MW, MWh for stores];
-    ``curtailment_twh.<carrier>``; ``export_twh.<link>``; the totals of :data:`FLOW_METRICS`.
+    ``curtailment_twh.<carrier>``; ``export_twh.<link>``; the totals of :data:`FLOW_METRICS`
+    (the row without variant and bus; per-carrier rows of the same metric are not added again)
+    as ``<metric>_<unit>``.
     """
     record: dict[str, Any] = {}
     shares = metrics[metrics["metric"].isin(SHARE_METRICS)]
@@ -320,13 +328,36 @@ def summarise(metrics: pd.DataFrame, verdicts: pd.DataFrame) -> dict[str, Any]:
     for link, value in exports.groupby("variant")["value"].sum().items():
         record[f"export_twh.{link}"] = float(value)
     totals = metrics[
-        metrics["metric"].isin(FLOW_METRICS)
-        & metrics["variant"].eq("")
-        & metrics["unit"].isin(["TWh"])
+        metrics["metric"].isin(FLOW_METRICS) & metrics["variant"].eq("") & metrics["bus"].eq("")
     ]
-    for metric, value in totals.groupby("metric")["value"].sum().items():
-        record[f"{metric}_twh"] = float(value)
+    sums = totals.groupby(["metric", "unit"])["value"].sum()
+    for metric, unit, value in zip(sums.index.get_level_values("metric"),
+                                   sums.index.get_level_values("unit"), sums.to_numpy(), strict=True):
+        record[f"{metric}_{str(unit).lower()}"] = float(value)
     return record
+
+
+@contextmanager
+def native_stdout_silenced() -> Iterator[None]:
+    """Point this process's standard output (file descriptor 1) at the null device inside the block.
+
+    HiGHS prints its banner on the first call of every new ``Highs`` object, and linopy adds the
+    columns before it applies the options, so ``output_flag``/``log_to_console`` (off for sweep
+    samples, :func:`energy_model.optimization.model.main_solver_options`) cannot stop it. A
+    sample's model build and solve run inside this block so that sweep workers print nothing;
+    Python's logging (standard error) is not affected. No solver log file is written for a
+    sample.
+    """
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        with open(os.devnull, "wb") as null:
+            os.dup2(null.fileno(), 1)
+        yield
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
 
 
 def solve_sample(
@@ -341,7 +372,7 @@ def solve_sample(
     so its result does not depend on which samples the worker solved before. A sample the
     resolver cannot map (or ``sweep.in_place: false``) goes through
     :func:`energy_model.optimization.solve.solve_scenario`. Sets ``record``'s ``build_s``,
-    ``solve_s``, ``highs_s`` and ``in_place``.
+    ``update_s``, ``solve_s``, ``highs_s``, ``post_s`` and ``in_place``.
     """
     from energy_model.optimization.compat import solver_run_seconds  # noqa: PLC0415
     from energy_model.optimization.resolve import InPlaceResolver, NotResolvableError  # noqa: PLC0415
@@ -373,8 +404,8 @@ def solve_sample(
         except NotResolvableError as err:
             logger.info("sample %s: solved from scratch (%s)", task.sample_id, err)
         else:
-            record.update(in_place=True, solve_s=result.timings["solve"], highs_s=result.timings["highs"],
-                          post_s=result.timings["post"])
+            record.update(in_place=True, update_s=result.timings["update"], solve_s=result.timings["solve"],
+                          highs_s=result.timings["highs"], post_s=result.timings["post"])
             return result
     result = solve_scenario(n, sc, project_root, diagnose=False)
     record["build_s"] = float(result.timings.get("build", 0.0))
@@ -394,20 +425,22 @@ def run_sample(task: SampleTask) -> dict[str, Any]:
         ``error``), ``message``, ``objective`` [CNY/yr], the columns of :func:`summarise`,
         ``in_place`` (re-solved in place), ``prepare_s`` (base preparation on a cache miss),
         ``build_s`` (LP build; in place: the worker's template LP, once), ``apply_s`` (copy of
-        the base + the sample's values), ``solve_s`` (solver call incl. linopy's hand-over),
+        the base + the sample's values), ``update_s`` (in place: comparing the sample with the
+        template and writing its numbers into the LP), ``solve_s`` (solver call: HiGHS's run and
+        reading the solution back; a fresh build's solve incl. linopy's hand-over),
         ``highs_s`` (HiGHS's own run time), ``post_s`` (solution into the network, physics
         checks), ``metrics_s``, ``wall_s`` (whole task) and ``cpu_s`` (CPU time of the task's
         process; on a shared machine wall_s > cpu_s) [s], ``snapshots`` and ``worker`` (host:pid).
     """
     from energy_model.accounting import compute_verdicts  # noqa: PLC0415
-    from energy_model.analysis.metrics import compute_metrics  # noqa: PLC0415
+    from energy_model.analysis.metrics import compute_record_metrics  # noqa: PLC0415
 
     start, start_cpu = time.perf_counter(), time.process_time()
     record: dict[str, Any] = {"sample_id": task.sample_id}
     for name, value in task.values.items():
         record[f"input.{name}"] = float(value)
     record.update(status="ok", message="", objective=float("nan"), prepare_s=0.0, build_s=0.0,
-                  apply_s=0.0, solve_s=0.0, highs_s=float("nan"), post_s=0.0, metrics_s=0.0,
+                  apply_s=0.0, update_s=0.0, solve_s=0.0, highs_s=float("nan"), post_s=0.0, metrics_s=0.0,
                   in_place=False, snapshots=0, worker=f"{socket.gethostname()}:{os.getpid()}")
     try:
         base_sc, base_n, record["prepare_s"] = prepared_base(task)
@@ -416,10 +449,11 @@ def run_sample(task: SampleTask) -> dict[str, Any]:
         sc = apply_sample(n, base_sc, task)
         record["apply_s"] = time.perf_counter() - start_apply
         record["snapshots"] = len(n.snapshots)
-        result = solve_sample(n, sc, task, record)
+        with native_stdout_silenced():
+            result = solve_sample(n, sc, task, record)
         record["objective"] = float(result.objective)
         start_metrics = time.perf_counter()
-        metrics = compute_metrics(n, sc, result, Path(task.project_root))
+        metrics = compute_record_metrics(n, sc, result, Path(task.project_root))
         record.update(summarise(metrics, compute_verdicts(metrics, sc)))
         record["metrics_s"] = time.perf_counter() - start_metrics
     except InfeasibleError as err:
@@ -436,6 +470,7 @@ __all__ = [
     "SampleTask",
     "apply_sample",
     "compute_sample_id",
+    "native_stdout_silenced",
     "prepared_base",
     "rescale_full_load_hours",
     "run_sample",
