@@ -447,10 +447,16 @@ def _validate_one(path: Path, args: argparse.Namespace) -> str:
     """Validate one scenario file or network folder; return the ``ok`` line."""
     from energy_model import results  # noqa: PLC0415
     from energy_model.network import load_network  # noqa: PLC0415
+    from energy_model.scenario import is_pathway_file  # noqa: PLC0415
 
     if path.is_dir():
         load_network(path.resolve())
         return f"ok  {path} (network)"
+    if is_pathway_file(path):
+        from energy_model.pathway.spec import load_pathway_spec  # noqa: PLC0415
+
+        load_pathway_spec(path.resolve())
+        return f"ok  {path} (pathway)"
     project_root = _project_root(path, args.project_root)
     sc, _n, _ = _prepare(path, project_root)
     result_dir = _results_root(project_root, args.results) / sc.name
@@ -499,8 +505,14 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    """Run one or more scenarios; all are run, the failed ones are listed at the end."""
+    """Run one or more scenarios; all are run, the failed ones are listed at the end.
+
+    A pathway spec (``kind: pathway``) among them is run by the pathway runner (docs/pathway.md).
+    """
     import pandas as pd  # noqa: PLC0415
+
+    from energy_model.pathway.runner import run_pathway  # noqa: PLC0415
+    from energy_model.scenario import is_pathway_file  # noqa: PLC0415
 
     verdicts = []
     outcomes: list[dict[str, Any]] = []
@@ -513,7 +525,10 @@ def cmd_run(args: argparse.Namespace) -> int:
             try:
                 project_root = _project_root(path, args.project_root)
                 results_root = _results_root(project_root, args.results)
-                final = run_scenario(path, project_root, results_root, progress.stage)
+                if is_pathway_file(path):  # kind: pathway (docs/pathway.md)
+                    final = run_pathway(path, results_root, project_root)
+                else:
+                    final = run_scenario(path, project_root, results_root, progress.stage)
             except Exception as err:
                 progress.finish(None)
                 if single:
@@ -526,6 +541,12 @@ def cmd_run(args: argparse.Namespace) -> int:
                      "seconds": round(progress.elapsed(), 1)}
                 )
                 sys.stderr.write(f"{failure['kind']}: {_error_text(err)}\n")
+                continue
+            if not (final / "verdict.csv").is_file():  # a pathway: its page, no verdict row
+                outcomes.append({"scenario": final.name, "file": str(path.resolve()), "status": "ok",
+                                 "result_dir": str(final), "seconds": round(progress.elapsed(), 1),
+                                 "kind": "pathway"})
+                progress.finish(f"done  {final.name} (pathway)  {progress.elapsed():.0f} s  {final}")
                 continue
             frame = pd.read_csv(final / "verdict.csv", keep_default_na=False)
             verdicts.append(frame)
@@ -728,7 +749,8 @@ EXAMPLES: dict[str, str] = {
     "compare": "  energy-model compare\n  energy-model compare --results results --json",
     "crosscheck": "  energy-model crosscheck scenarios/plan-2022.yaml",
     "sweep": "  energy-model sweep sweeps/plan-2022-uncertainty.yaml --samples 64 --time segment:876",
-    "pathway": "  energy-model pathway pathways/pathway-2035.yaml --results results",
+    "pathway": "  energy-model pathway scenarios/pathway-2035.yaml --results results\n"
+    "  energy-model run scenarios/pathway-2035.yaml   (the same: kind: pathway)",
 }
 
 
@@ -806,7 +828,8 @@ def build_parser() -> argparse.ArgumentParser:
     json_option(p)
     p.set_defaults(func=cmd_validate)
 
-    p = add("run", "solve scenarios and write results/<scenario>/", with_paths)
+    p = add("run", "solve scenarios (a kind: pathway file: the pathway) and write results/<name>/",
+            with_paths)
     p.add_argument("scenarios", nargs="+", help="scenario YAML files (all are run)")
     json_option(p)
     p.add_argument(
@@ -838,8 +861,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="output folder (default: <project>/results/sweeps/<name>/)")
     p.set_defaults(func=cmd_sweep)
 
-    p = add("pathway", "least-cost pathway over investment periods (pathways/<name>.yaml)", with_paths)
-    p.add_argument("spec", help="pathway YAML file")
+    p = add("pathway", "least-cost pathway over investment periods (a kind: pathway file)", with_paths)
+    p.add_argument("spec", help="pathway YAML file (scenarios/pathway-<name>.yaml, kind: pathway)")
     p.set_defaults(func=cmd_pathway)
     return parser
 

@@ -27,6 +27,12 @@ MAX_NAME_LENGTH = 64
 #: Folders the engine itself writes into ``results/`` (comparison figures, the validation and
 #: cross-check pages, sweeps, the site's copy of the docs): a scenario may not take these names.
 RESERVED_RESULT_NAMES = frozenset({"comparison", "crosscheck", "docs", "sweeps", "validation"})
+#: ``kind`` of a pathway spec (docs/pathway.md): a file in ``scenarios/`` with ``kind: pathway``
+#: is run by the pathway runner, not loaded as a single-year scenario.
+PATHWAY_KIND = "pathway"
+#: Name prefix of every pathway spec, hence of its result folder ``results/pathway-<...>/``: a
+#: single-year scenario may not take it (the two would write into one folder).
+PATHWAY_NAME_PREFIX = "pathway-"
 
 #: PyPSA component list names an override may address.
 ComponentListName = Literal[
@@ -378,8 +384,20 @@ def load_scenario(path: str | Path) -> Scenario:
     if not isinstance(raw, dict):
         msg = "a scenario file must be a YAML mapping of keys to values"
         raise ScenarioError(msg, file=path)
+    if raw.get("kind") == PATHWAY_KIND:
+        msg = (
+            "a pathway spec (kind: pathway), not a single-year scenario: run it with "
+            "'energy-model run' or 'energy-model pathway'"
+        )
+        raise ScenarioError(msg, file=path, key="kind")
     raw.setdefault("name", path.stem)
     name = str(raw["name"])
+    if name.startswith(PATHWAY_NAME_PREFIX):
+        msg = (
+            f"scenario name '{name}' starts with '{PATHWAY_NAME_PREFIX}', the prefix of pathway "
+            "result folders; choose another name (or mark a pathway spec with kind: pathway)"
+        )
+        raise ScenarioError(msg, file=path, key="name")
     if len(name) > MAX_NAME_LENGTH:
         msg = (
             f"scenario name is {len(name)} characters long; at most {MAX_NAME_LENGTH} are allowed "
@@ -401,6 +419,18 @@ def load_scenario(path: str | Path) -> Scenario:
         msg = f"name '{scenario.name}' must equal the file stem '{path.stem}'"
         raise ScenarioError(msg, file=path, key="name")
     return scenario
+
+
+def is_pathway_file(path: str | Path) -> bool:
+    """Whether ``path`` is a pathway spec: a YAML mapping with ``kind: pathway``.
+
+    A file that does not parse is not one (the scenario loader then reports the error).
+    """
+    try:
+        raw = load_yaml(Path(path))
+    except (ScenarioError, OSError):
+        return False
+    return isinstance(raw, dict) and raw.get("kind") == PATHWAY_KIND
 
 
 def resolve_project_path(scenario_path: str | Path, relative: str) -> Path:

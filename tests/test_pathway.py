@@ -72,10 +72,11 @@ def tiny_project(tmp_path: Path):
                      "costs_2020_pypsa-china-pik_subset.csv", "costs_2030_pypsa-china-pik_subset.csv"):
             shutil.copy(ROOT / "data" / name, data / name)
         (data / "final_energy_tiny.csv").write_text(FINAL_ENERGY, encoding="utf-8")
-        (project / "pathways").mkdir(exist_ok=True)
-        path = project / "pathways" / "tiny.yaml"
+        (project / "scenarios").mkdir(exist_ok=True)
+        path = project / "scenarios" / "pathway-tiny.yaml"
         header = textwrap.dedent("""\
-            name: tiny
+            kind: pathway
+            name: pathway-tiny
             network: networks/tiny
             periods: [2030, 2035]
             last_period_years: 5
@@ -157,7 +158,7 @@ def test_spec_name_must_equal_the_file_stem(tmp_path: Path) -> None:
 
 
 def test_the_shipped_spec_validates() -> None:
-    spec = load_pathway_spec(ROOT / "pathways" / "pathway-2035.yaml")
+    spec = load_pathway_spec(ROOT / "scenarios" / "pathway-2035.yaml")
     assert spec.periods == [2022, 2025, 2030, 2035]
     assert spec.potentials_mw == {"wind": 40000.0, "solar": 30000.0}
 
@@ -226,10 +227,74 @@ def test_myopic_carries_capacity_forward_by_hand(tiny_project, tmp_path: Path) -
     assert (myopic.shares["margin_pp"] > -1e-4).all()
 
 
+def test_reused_model_matches_a_fresh_build(tiny_project, tmp_path: Path) -> None:
+    """Share rows re-made at new mix ratios (after a solve at other ratios, a re-weighted
+    objective and fixed candidates, all undone) give the fresh build's objective and shares."""
+    from energy_model.optimization.model import build_multi_period_model, run_highs, write_solution
+    from energy_model.pathway.constraints import evaluate_period, pathway_constraints
+    from energy_model.pathway.lp import PathwayModel
+
+    project, path = tiny_project(10.0, "targets: {anchors: {2030: 0.25, 2035: 0.30}}\n", oil_cost=10.0)
+    shares = {2030: 0.25, 2035: 0.30}
+    ratios = {2030: 0.27, 2035: 0.33}
+    fresh = _build(project, path, tmp_path / "fresh")
+    m = build_multi_period_model(fresh.n, pathway_constraints(fresh, project, shares, ratios))
+    assert run_highs(m, OPTIONS).optimal
+    write_solution(fresh.n)
+    expected = float(m.objective.value)
+    expected_shares = {p: evaluate_period(fresh, p, shares[p], project).share for p in shares}
+
+    pn = _build(project, path, tmp_path / "reused")
+    pm = PathwayModel(pn, project, OPTIONS)
+    pm.set_targets(shares, {2030: 0.5, 2035: 0.5})
+    assert pm.solve().optimal
+    weights = pn.n.investment_period_weightings.copy()
+    weights.loc[2035, "objective"] = 0.0
+    pm.set_weightings(weights)
+    pm.set_targets(shares, {2030: 0.1})
+    pm.set_contract_periods([2030])
+    pm.set_candidates({"town_solar-2030": 3.0}, ["town_solar-2035"])
+    assert pm.solve().optimal
+    assert pn.n.investment_period_weightings.loc[2035, "objective"] == 0.0
+    pm.reset()
+    pm.set_targets(shares, ratios)
+    assert pm.solve().optimal
+    pm.write()
+    assert float(pm.m.objective.value) == pytest.approx(expected, rel=1e-6)
+    for p, share in expected_shares.items():
+        assert evaluate_period(pn, p, shares[p], project).share == pytest.approx(share, rel=1e-6)
+    assert share > shares[2035]  # the ratio 0.33 over-fulfils 2035: a case where the rows matter
+
+
+@pytest.mark.slow
+def test_target_out_of_reach_reports_the_largest_share(tiny_project, tmp_path: Path) -> None:
+    """Solar growth limited to 2 MW per period: by day 2 MW (2030) and 4 MW (2035) of the 10 MW
+    load are the most the network can make renewable, i.e. 2 x 4380 / 87600 = 10 % and 20 %
+    (no other final energy). A 25 % target is out of reach in both periods: perfect foresight
+    raises with those shares (after restarting from the largest mix ratio); myopic foresight
+    solves each period at its largest share and reports it."""
+    from energy_model.pathway.solve import TargetOutOfReachError
+
+    project, path = tiny_project(10.0, "targets: {anchors: {2030: 0.25, 2035: 0.25}}\n"
+                                 "growth_limits_mw: {solar: 2}\n", oil_cost=10.0)
+    pn = _build(project, path, tmp_path)
+    with pytest.raises(TargetOutOfReachError, match="out of reach") as err:
+        solve_perfect(pn, project, OPTIONS)
+    assert err.value.exit_code == 3
+    assert err.value.reachable[2030] == pytest.approx(0.10, abs=1e-5)
+    assert err.value.reachable[2035] == pytest.approx(0.20, abs=1e-5)
+    myopic = solve_myopic(pn, project, OPTIONS)
+    # 2030 is solved 1e-5 below its largest share, so 2035 inherits up to 1e-5 less solar
+    assert myopic.unreached == pytest.approx({2030: 0.10, 2035: 0.20}, abs=2e-5)
+    shares = myopic.shares.set_index("period")
+    assert not shares["target_met"].any()
+    assert shares.loc[2035, "achieved_share"] == pytest.approx(0.20, abs=1e-4)
+
+
 def test_cli_bad_spec_exits_2(tmp_path: Path, capsys) -> None:
     from energy_model.cli import main
 
-    path = tmp_path / "pathways" / "bad.yaml"
+    path = tmp_path / "scenarios" / "bad.yaml"
     path.parent.mkdir()
     path.write_text("name: bad\nnetwork: networks/x\nperiodz: [2030]\n", encoding="utf-8")
     assert main(["pathway", str(path), "--results", str(tmp_path / "results")]) == 2
@@ -262,3 +327,50 @@ def test_bundle_end_to_end(tiny_project, tmp_path: Path) -> None:
     assert mga.at["max", "value_mw"] > 5.0
     curve = pd.read_csv(folder / "cost_curve.csv").set_index("variant")
     assert curve.at["target_30", "total_cost_bn_cny"] > curve.at["no_targets", "total_cost_bn_cny"]
+
+
+def test_scenario_loader_refuses_a_pathway_spec_and_the_pathway_prefix(tmp_path: Path) -> None:
+    """A kind: pathway file is not a single-year scenario (exit 2, key 'kind'); a single-year
+    scenario may not take a pathway's result-folder name; a pathway must carry the prefix."""
+    from energy_model.scenario import is_pathway_file, load_scenario
+
+    pathway = tmp_path / "pathway-x.yaml"
+    pathway.write_text("kind: pathway\nname: pathway-x\nnetwork: networks/x\n", encoding="utf-8")
+    assert is_pathway_file(pathway)
+    with pytest.raises(ScenarioError, match="key 'kind'") as err:
+        load_scenario(pathway)
+    assert err.value.exit_code == 2
+    single = tmp_path / "pathway-y.yaml"
+    single.write_text("name: pathway-y\nnetwork: networks/x\nyear: 2022\n", encoding="utf-8")
+    assert not is_pathway_file(single)
+    with pytest.raises(ScenarioError, match="prefix of pathway result folders"):
+        load_scenario(single)
+    unprefixed = tmp_path / "route.yaml"
+    unprefixed.write_text("kind: pathway\nname: route\nnetwork: networks/x\n", encoding="utf-8")
+    with pytest.raises(ScenarioError, match="must start with 'pathway-'"):
+        load_pathway_spec(unprefixed)
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("kind: [pathway\n", encoding="utf-8")
+    assert not is_pathway_file(broken)  # the scenario loader reports the YAML error
+
+
+def test_cli_run_dispatches_a_pathway_spec(tiny_project, tmp_path: Path, capsys) -> None:
+    """`run` hands a kind: pathway file to the pathway runner (exit 0, its bundle; a bad key of
+    the pathway schema exits 2); a command that cannot run a pathway refuses it with exit 2."""
+    from energy_model.cli import main
+
+    project, path = tiny_project(100.0, "targets: {enforce: false}\nforesight: [perfect]\n")
+    results = tmp_path / "results"
+    assert main(["run", str(path), "--results", str(results), "-q"]) == 0
+    assert (results / "pathway-tiny" / "index.html").is_file()
+    assert main(["validate", str(path), "-q"]) == 0
+    capsys.readouterr()
+    assert main(["crosscheck", str(path), "--results", str(results)]) == 2
+    err = capsys.readouterr().err
+    assert "key 'kind'" in err
+    assert len(err.strip().splitlines()) == 1
+    bad = project / "scenarios" / "pathway-bad.yaml"
+    bad.write_text("kind: pathway\nname: pathway-bad\nnetwork: networks/tiny\nperiodz: [1]\n",
+                   encoding="utf-8")
+    assert main(["run", str(bad), "--results", str(results)]) == 2
+    assert "key 'periodz'" in capsys.readouterr().err

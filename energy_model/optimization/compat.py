@@ -150,6 +150,22 @@ def native_solver(solver: Any) -> Any:
     return solver.solver_model
 
 
+def rebuild_cost_objective(n: pypsa.Network) -> None:
+    """Write PyPSA's cost objective of ``n`` into ``n.model`` again (PyPSA 1.4).
+
+    ``pypsa.optimization.optimize.define_objective`` (not public API) is the builder
+    ``create_model`` calls last; it reads the current ``investment_period_weightings`` and
+    snapshot weightings, so a multi-period model re-weighted per period (the pathway's myopic
+    steps) needs only this, not a new model. No objective constant (as the engine's builds).
+    Run under linopy's legacy absent-slot rule, as ``create_model`` runs it
+    (:func:`absent_slots_as_zero`).
+    """
+    from pypsa.optimization.optimize import define_objective  # noqa: PLC0415 - internal, lazy
+
+    with absent_slots_as_zero():
+        define_objective(n, n.snapshots, False, [])
+
+
 def assign_primal_result(m: linopy.Model, result: Any, solver: Any) -> None:
     """Write a linopy ``Result``'s status, objective and primal values onto ``m``, no duals (linopy 0.10).
 

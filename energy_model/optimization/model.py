@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from energy_model.exceptions import ScenarioError
+from energy_model.optimization.compat import rebuild_cost_objective, set_variable_bounds
 from energy_model.optimization.constraints import move_fixed_limits_to_bounds
 
 if TYPE_CHECKING:
@@ -404,42 +405,6 @@ def build_multi_period_model(
 MGA_BUDGET = "GlobalConstraint-mga_budget"
 
 
-def build_near_optimal_model(
-    n: pypsa.Network,
-    constraints: ConstraintAdder | None,
-    *,
-    optimal_objective: float,
-    slack: float,
-    weights: Mapping[str, Mapping[str, Any]],
-    sense: str,
-) -> linopy.Model:
-    r"""Multi-period model whose objective is a capacity direction within a cost budget (MGA).
-
-    The model of :func:`build_multi_period_model` with its cost objective :math:`C(x)` turned
-    into the budget :math:`C(x) \le C^* + \varepsilon\, |C^*|` (constraint :data:`MGA_BUDGET`;
-    :math:`(1 + \varepsilon) C^*` for a positive optimum, and still a relaxation when export
-    revenue makes the optimum negative)
-    and the objective :math:`\pm\, w^\top x` built by PyPSA's
-    ``n.optimize.build_linexpr_from_weights`` (the expression ``optimize_mga`` uses; its
-    ``optimize_mga`` itself takes no extra constraints, so the budget is added here).
-
-    ==================  =================================================  =============
-    symbol              meaning                                            unit
-    ==================  =================================================  =============
-    :math:`C(x)`        the model's objective (discounted system cost)     CNY
-    :math:`C^*`         ``optimal_objective``: the optimum of that model   CNY
-    :math:`\varepsilon`  ``slack``                                          \-
-    :math:`w`           ``weights`` (``{component: {variable: coeffs}}``)  \-
-    ==================  =================================================  =============
-    """
-    m = build_multi_period_model(n, constraints)
-    cost = m.objective.expression
-    budget = optimal_objective + slack * abs(optimal_objective)
-    m.add_constraints(cost <= budget, name=MGA_BUDGET)
-    set_capacity_objective(n, m, weights, sense)
-    return m
-
-
 def set_capacity_objective(
     n: pypsa.Network, m: linopy.Model, weights: Mapping[str, Mapping[str, Any]], sense: str
 ) -> None:
@@ -453,3 +418,74 @@ def set_capacity_objective(
         msg = f"sense must be 'min' or 'max', got {sense!r}"
         raise ValueError(msg)
     m.objective = direction if sense == "min" else -1 * direction
+
+
+# --- re-solving one multi-period model with changes (the pathway studies) --------------------
+
+#: A removed constraint block, kept to be added again: ``(lhs, sign, rhs)``.
+SavedRows = tuple[Any, Any, Any]
+
+
+def remove_rows(m: linopy.Model, names: Sequence[str]) -> dict[str, SavedRows]:
+    """Remove the constraint blocks ``names`` (absent ones skipped); return them for :func:`add_rows`."""
+    saved = {}
+    for name in names:
+        if name in m.constraints:
+            con = m.constraints[name]
+            saved[name] = (con.lhs, con.sign, con.rhs)
+            m.remove_constraints(name)
+    return saved
+
+
+def add_rows(m: linopy.Model, rows: Mapping[str, SavedRows]) -> None:
+    """Add constraint blocks ``name -> (lhs, sign, rhs)`` (e.g. removed by :func:`remove_rows`)."""
+    for name, (lhs, sign, rhs) in rows.items():
+        m.add_constraints(lhs, sign, rhs, name=name)
+
+
+def set_cost_objective(n: pypsa.Network, m: linopy.Model, cost: Any | None = None) -> None:
+    """Make the cost the objective of ``m`` again (minimised).
+
+    ``cost`` (an expression saved from ``m.objective.expression``) is put back as it is; without
+    it PyPSA's objective builder writes the cost at the network's current period weightings
+    (:func:`energy_model.optimization.compat.rebuild_cost_objective`).
+    """
+    if cost is None:
+        rebuild_cost_objective(n)
+    else:
+        m.add_objective(cost, overwrite=True, sense="min")
+
+
+def set_size_bounds(m: linopy.Model, variable: str, lower: pd.Series, upper: pd.Series) -> None:
+    """Set the bounds of the ``name`` entries ``lower.index`` of ``variable`` (others kept).
+
+    Candidates fixed at a size (``lower = upper``) or not buildable (``upper = 0``) without a
+    new model (the pathway's myopic steps).
+    """
+    var = m.variables[variable]
+    low, high = var.lower.copy(), var.upper.copy()
+    names = list(lower.index)
+    low.loc[{"name": names}] = lower.reindex(names).to_numpy(dtype=float)
+    high.loc[{"name": names}] = upper.reindex(names).to_numpy(dtype=float)
+    set_variable_bounds(var, lower=low, upper=high)
+
+
+def add_cost_budget(m: linopy.Model, cost: Any, optimal_objective: float, slack: float) -> None:
+    r"""Add the near-optimal (MGA) budget :math:`C(x) \le C^* + \varepsilon\, |C^*|` (:data:`MGA_BUDGET`).
+
+    :math:`(1 + \varepsilon) C^*` for a positive optimum, and still a relaxation when export
+    revenue makes the optimum negative. With the objective swapped to a capacity direction
+    (:func:`set_capacity_objective`, the expression PyPSA's ``optimize_mga`` uses; its
+    ``optimize_mga`` itself takes no extra constraints, so the budget is added here) one model
+    serves every direction of a slack.
+
+    ==================  =================================================  =====
+    symbol              meaning                                            unit
+    ==================  =================================================  =====
+    :math:`C(x)`        ``cost``: the model's cost objective               CNY
+    :math:`C^*`         ``optimal_objective``: the optimum of that model   CNY
+    :math:`\varepsilon`  ``slack``                                          \-
+    ==================  =================================================  =====
+    """
+    budget = optimal_objective + slack * abs(optimal_objective)
+    m.add_constraints(cost <= budget, name=MGA_BUDGET)

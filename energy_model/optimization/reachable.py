@@ -71,6 +71,19 @@ def _dinkelbach(
     return value
 
 
+def maximise_ratio(
+    m: Any, numerator: Any, denominator: Any, options: dict[str, Any], what: str,
+    *, max_iter: int = 8, tol: float = 1e-7,
+) -> float:
+    """Largest ``numerator / denominator`` over the feasible set of the built model ``m``.
+
+    Dinkelbach's method as in :func:`compute_max_reachable_share`, on a model the caller built
+    (the objective of ``m`` is overwritten; the caller restores it). Raises
+    :class:`~energy_model.exceptions.InfeasibleError` when ``m`` has no feasible point.
+    """
+    return _dinkelbach(m, numerator, denominator, options, what, max_iter=max_iter, tol=tol)
+
+
 def compute_max_mix_ratio(
     n: pypsa.Network,
     sc: Scenario,

@@ -19,6 +19,7 @@ import logging
 import math
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -34,10 +35,12 @@ from energy_model.accounting import (
     compute_share_terms,
     evaluate_enforced_target,
     load_final_energy_table,
+    mix_constraint_name_of,
     price_per_share_point,
+    share_constraint_name,
 )
 from energy_model.optimization.compat import absent_slots_as_zero
-from energy_model.optimization.constraints import EXPORT_CONTRACT_PREFIX, add_share_requirement
+from energy_model.optimization.constraints import EXPORT_CONTRACT_PREFIX, add_share_requirement, as_linear
 from energy_model.pathway.build import active_mask
 from energy_model.scenario import Scenario, Target
 from energy_model.tables import MWH_PER_TWH
@@ -324,3 +327,92 @@ def pathway_constraints(
                 add_share_requirement(n, sc, sc.targets[0], root, ratio)
 
     return add
+
+
+@dataclass(frozen=True)
+class PeriodShareTerms:
+    r"""The share requirement's terms of one period as linear expressions of ``n.model``.
+
+    Built once per model (:func:`compute_period_share_terms`); the requirement at any target
+    :math:`s` and mix ratio :math:`\rho` is then two rows (:func:`share_requirement_rows`)
+    without a new model.
+    """
+
+    renewable: Any
+    """:math:`R`: renewable electricity pool of the enforced rule [MWh]."""
+    total: Any
+    """:math:`T`: total electricity pool [MWh]."""
+    numerator_at_0: Any
+    """Share numerator at :math:`\\rho = 0`: :math:`N_o` [tce]."""
+    numerator_at_1: Any
+    """Share numerator at :math:`\\rho = 1`: :math:`c_{el} E_{el} + N_o` [tce]."""
+    denominator: Any
+    """:math:`c_{el} E_{el} + D_o` [tce]."""
+
+
+def compute_period_share_terms(pn: PathwayNetwork, period: int, root: Path) -> PeriodShareTerms:
+    r"""Share and pool terms of ``period`` on ``n.model`` (the accounting of the period view).
+
+    The same functions as :func:`energy_model.accounting.compute_model_share_terms` (which
+    :func:`energy_model.optimization.constraints.add_share_requirement` calls): one annual
+    balance in model mode (:func:`period_view`), the rule's pool, and the share terms at
+    :math:`\rho = 0` and :math:`\rho = 1`. The numerator is affine in :math:`\rho`
+    (:math:`N(\rho) = N_o + \rho\, c_{el} E_{el}`), so the two give it at every ratio; the
+    balance, the expensive part of a build (~8 s per period at 48 segments x 4 periods),
+    is computed once. ``tests/test_pathway.py`` checks the rows against a fresh build with
+    ``add_share_requirement``.
+    """
+    sc = period_scenario(pn, period, 0.0, enforce=True)
+    target = sc.targets[0]
+    factor = compute_electricity_factors(sc, root)[sc.accounting.electricity_valuation]
+    table = load_final_energy_table(root / sc.accounting.final_energy_table, sc.year)
+    name = share_constraint_name(target.name)
+    with period_view(pn.n, period), absent_slots_as_zero():
+        balance = compute_annual_balance(pn.n, sc, model=True, prefix=name)
+        pool = compute_mix_pool(balance, sc.enforced_attribution, compute_green_exports(pn.n, sc))
+        kwargs: dict[str, Any] = {"indicator": target.indicator, "electricity_factor": factor,
+                                  "table": table,
+                                  "include_ambient_heat": sc.accounting.include_ambient_heat}
+        at_0 = compute_share_terms(balance, 0.0 * balance.electricity, **kwargs)
+        at_1 = compute_share_terms(balance, balance.electricity, **kwargs)
+    return PeriodShareTerms(renewable=pool.renewable, total=pool.total,
+                            numerator_at_0=at_0.numerator, numerator_at_1=at_1.numerator,
+                            denominator=at_0.denominator)
+
+
+def share_requirement_rows(
+    pn: PathwayNetwork, m: Any, period: int, terms: PeriodShareTerms, share: float, ratio: float
+) -> dict[str, tuple[Any, str, float]]:
+    r"""The two rows of ``period``'s share requirement at ``share`` and mix ratio ``ratio``.
+
+    .. math::
+
+        R - \rho\, T \ge 0, \qquad
+        N_o + \rho\,(N(1) - N_o) - s\, D \ge 0
+
+    (:func:`energy_model.optimization.constraints.add_share_requirement`, same names: the
+    share row ``GlobalConstraint-renewable_share_<indicator>_<period>`` and its ``_mix`` row).
+
+    ==================  ===========================================================  =====
+    symbol              meaning                                                      unit
+    ==================  ===========================================================  =====
+    :math:`R, T`        renewable and total electricity pool of the rule             MWh
+    :math:`\rho`        fixed mix ratio ``ratio``                                    \-
+    :math:`N_o, N(1)`   share numerator at ratio 0 and 1 (:class:`PeriodShareTerms`)  tce
+    :math:`D`           share denominator                                            tce
+    :math:`s`           ``share`` (the period's target)                              \-
+    ==================  ===========================================================  =====
+
+    Returns ``name -> (lhs, sign, rhs)`` for
+    :func:`energy_model.optimization.model.add_rows`.
+    """
+    target = target_name(pn.spec.targets.indicator, period)
+    name = share_constraint_name(target)
+    with absent_slots_as_zero():
+        mix = as_linear(m, terms.renewable - ratio * terms.total)
+        numerator = terms.numerator_at_0 + ratio * (terms.numerator_at_1 - terms.numerator_at_0)
+        requirement = as_linear(m, numerator - share * terms.denominator)
+        mix_lhs, mix_rhs = mix - mix.const, -float(mix.const)
+        share_lhs, share_rhs = requirement - requirement.const, -float(requirement.const)
+    return {mix_constraint_name_of(target): (mix_lhs, ">=", mix_rhs),
+            name: (share_lhs, ">=", share_rhs)}

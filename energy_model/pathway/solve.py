@@ -11,31 +11,24 @@ optimum, fix :math:`\rho_p = \max(\text{mix}_p, \text{needed}_p)`, then move eve
 period's reported share (:func:`energy_model.pathway.constraints.evaluate_period`, the verdict's
 definition) must meet its target within
 :data:`~energy_model.optimization.solve.ENFORCED_SHARE_TOLERANCE`, else
-:class:`~energy_model.exceptions.InfeasibleError`.
+:class:`TargetOutOfReachError` (an :class:`~energy_model.exceptions.InfeasibleError`) with each
+period's largest reachable share. Every study re-solves the pathway's one model
+(:class:`energy_model.pathway.lp.PathwayModel`) with its changes made in place.
 """
 
 from __future__ import annotations
 
 import logging
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from energy_model.accounting import mix_constraint_name_of, share_constraint_name
 from energy_model.exceptions import InfeasibleError
-from energy_model.optimization.compat import detach_solver_model
-from energy_model.optimization.model import (
-    build_multi_period_model,
-    build_near_optimal_model,
-    lp_size,
-    objective_value,
-    run_highs,
-    set_capacity_objective,
-    write_solution,
-)
+from energy_model.optimization.model import objective_value
 from energy_model.optimization.solve import (
     ENFORCED_SHARE_TOLERANCE,
     MAX_MIX_ITERATIONS,
@@ -45,10 +38,10 @@ from energy_model.pathway.build import PathwayNetwork, active_mask
 from energy_model.pathway.constraints import (
     SIZE_VARIABLE,
     evaluate_period,
-    pathway_constraints,
     price_per_point,
     target_name,
 )
+from energy_model.pathway.lp import PathwayModel
 
 logger = logging.getLogger(__name__)
 
@@ -79,6 +72,8 @@ class PathwayResult:
     iterations: list[dict[str, float]] = field(default_factory=list)
     built: pd.Series = field(default_factory=lambda: pd.Series(dtype=float))
     """Optimal size of every candidate [MW or MWh]."""
+    unreached: dict[int, float] = field(default_factory=dict)
+    """Periods whose target was out of reach (myopic): their largest reachable share [-]."""
 
     @property
     def total_cost(self) -> float:
@@ -86,74 +81,109 @@ class PathwayResult:
         return float(self.costs["discounted_cny"].sum())
 
 
-def _solve_once(pn: PathwayNetwork, root: Path, shares: dict[int, float],
-                ratios: dict[int, float] | None, options: dict[str, Any],
-                periods: list[int] | None, timings: dict[str, float]) -> tuple[Any, dict[str, int]]:
-    n = pn.n
-    detach_solver_model(n)
-    start = time.perf_counter()
-    m = build_multi_period_model(n, pathway_constraints(pn, root, shares, ratios, periods=periods))
-    timings["build"] = timings.get("build", 0.0) + time.perf_counter() - start
-    size = lp_size(m)
-    run = run_highs(m, options)
-    timings["solve"] = timings.get("solve", 0.0) + run.seconds
-    timings["solves"] = timings.get("solves", 0.0) + 1
+class TargetOutOfReachError(InfeasibleError):
+    """A period's target is above the largest share the model reaches (``reachable``: per period [-])."""
+
+    def __init__(self, message: str, reachable: dict[int, float]) -> None:
+        super().__init__(message, status="warning", condition="infeasible")
+        self.reachable = reachable
+
+
+def _solve(pm: PathwayModel, label: str, ratios: dict[int, float] | None) -> Any:
+    run = pm.solve()
     if not run.optimal:
-        msg = (f"pathway '{pn.spec.name}': the optimisation ended with status '{run.status}' and "
-               f"condition '{run.condition}' (mix ratios {ratios}); no result was written")
+        msg = (f"pathway '{pm.pn.spec.name}' ({label}): the optimisation ended with status "
+               f"'{run.status}' and condition '{run.condition}' (mix ratios {ratios})")
         raise InfeasibleError(msg, status=run.status, condition=run.condition)
-    start = time.perf_counter()
-    write_solution(n)
-    timings["post"] = timings.get("post", 0.0) + time.perf_counter() - start
-    logger.info("pathway solve: %d variables, %d constraints, %.1f s, objective %.6g",
-                size["variables"], size["constraints"], run.seconds, objective_value(m))
-    return m, size
+    pm.write()
+    return run
+
+
+def _out_of_reach(pm: PathwayModel, shares: dict[int, float], periods: list[int],
+                  label: str, why: str) -> TargetOutOfReachError:
+    """The error for targets the model cannot meet, with each period's largest reachable share."""
+    pm.set_targets({}, {})
+    if not periods:
+        return TargetOutOfReachError(f"pathway '{pm.pn.spec.name}' ({label}): {why}", {})
+    reach = {p: pm.max_reachable_share(p) for p in periods}
+    short = {p: r for p, r in reach.items() if not r >= shares[p] - ENFORCED_SHARE_TOLERANCE}
+    described = "; ".join(f"{p}: target {shares[p] * 100:.2f} %, largest reachable share "
+                          f"{r * 100:.2f} %" for p, r in (short or reach).items())
+    verdict = "out of reach" if short else "reachable one by one, not found by the iteration"
+    msg = f"pathway '{pm.pn.spec.name}' ({label}): {why}; targets {verdict} ({described})"
+    return TargetOutOfReachError(msg, reach)
 
 
 def solve_with_targets(
-    pn: PathwayNetwork,
-    root: Path,
+    pm: PathwayModel,
     shares: dict[int, float] | None,
-    options: dict[str, Any],
     *,
     periods: list[int] | None = None,
     label: str = "perfect",
+    reach: bool = True,
 ) -> tuple[PathwayResult, dict[int, float]]:
-    """Least-cost pathway meeting ``shares`` in ``periods``; returns result and final mix ratios.
+    """Least-cost pathway meeting ``shares`` in ``periods`` on the re-used model ``pm``.
 
-    ``shares=None`` solves without share targets. ``periods`` limits the targets and export
-    contracts to these periods (myopic steps); every period is still in the model.
+    ``shares=None`` solves without share targets. ``periods`` limits the targets to these
+    periods (myopic steps; the caller sets contracts, weightings and candidate bounds). The
+    iteration of :func:`energy_model.optimization.solve.solve_scenario`: free solve; ratios
+    :math:`\\max(\\text{mix}, \\text{needed})`; when that first ratio is out of reach, restart
+    from each period's largest mix ratio (:meth:`PathwayModel.max_mix_ratio`); then the mix of
+    the last solution until no ratio moves. Raises :class:`TargetOutOfReachError` (with each
+    period's largest reachable share; ``reach=False``: without computing it, e.g. for a
+    cost-curve point whose answer is known) when a target cannot be met.
     """
+    pn, root = pm.pn, pm.root
     scope = list(periods or pn.spec.periods)
     timings: dict[str, float] = {}
-    targets = shares or {}
-    m, size = _solve_once(pn, root, targets, None, options, scope, timings)
+    pm.timings = timings
+    pm.set_targets({}, {})
+    run = _solve(pm, label, None)
     steps: list[dict[str, float]] = []
     ratios: dict[int, float] = {}
     if shares:
         states = {p: evaluate_period(pn, p, shares[p], root) for p in scope}
-        steps.append(_step(0, m, states))
+        steps.append(_step(0, pm.m, states))
         if any(states[p].share < shares[p] for p in scope):
             ratios = {p: min(max(states[p].mix_ratio, states[p].needed_ratio), 1.0) for p in scope}
             for iteration in range(1, MAX_MIX_ITERATIONS + 1):
-                m, size = _solve_once(pn, root, shares, ratios, options, scope, timings)
+                pm.set_targets(shares, ratios)
+                run = pm.solve(expect_failure=iteration == 1)
+                if not run.optimal and iteration == 1:
+                    # the first ratio can be out of the network's reach: start from the largest
+                    # mix the period reaches (as solve_scenario does); a period whose first
+                    # ratio is within its reach keeps it
+                    fallback = {p: min(ratios[p], pm.max_mix_ratio(p)) for p in scope}
+                    logger.info("pathway %s: mix ratios %s out of reach; starting from the largest "
+                                "mix %s", label, ratios, fallback)
+                    ratios = fallback
+                    pm.set_targets(shares, ratios)
+                    run = pm.solve(expect_failure=True)
+                if not run.optimal:
+                    raise _out_of_reach(pm, shares, scope if reach else [], label,
+                                        f"no solution at mix ratios {_fmt(ratios)}")
+                pm.write()
                 states = {p: evaluate_period(pn, p, shares[p], root) for p in scope}
-                steps.append(_step(iteration, m, states, ratios))
+                steps.append(_step(iteration, pm.m, states, ratios))
                 moved = max(abs(states[p].mix_ratio - ratios[p]) for p in scope)
-                logger.info("pathway mix-ratio iteration %d: objective %.6g, largest move %.3g",
-                            iteration, objective_value(m), moved)
+                logger.info("pathway %s mix-ratio iteration %d: objective %.6g, largest move %.3g",
+                            label, iteration, objective_value(pm.m), moved)
                 if moved < MIX_RATIO_TOLERANCE:
                     break
                 ratios = {p: min(states[p].mix_ratio, 1.0) for p in scope}
-        for p in scope:
-            if states[p].share < shares[p] - ENFORCED_SHARE_TOLERANCE:
-                msg = (f"pathway '{pn.spec.name}': period {p}: the reported share "
-                       f"{states[p].share * 100:.4f} % < target {shares[p] * 100:.4f} % after "
-                       f"{len(steps) - 1} mix-ratio solves")
-                raise InfeasibleError(msg, status="warning", condition="not_converged")
-    result = collect_result(pn, root, m, shares, label=label, periods=scope)
-    result.timings, result.lp_size, result.iterations = timings, size, steps
+        short = [p for p in scope if states[p].share < shares[p] - ENFORCED_SHARE_TOLERANCE]
+        if short:
+            raise _out_of_reach(pm, shares, short if reach else [], label,
+                                f"reported shares {_fmt({p: states[p].share for p in short})} "
+                                f"below target after {len(steps) - 1} mix-ratio solves")
+    del run
+    result = collect_result(pn, root, pm.m, shares, label=label, periods=scope)
+    result.timings, result.lp_size, result.iterations = timings, dict(pm.size), steps
     return result, ratios
+
+
+def _fmt(values: dict[int, float]) -> str:
+    return "{" + ", ".join(f"{p}: {v:.6f}" for p, v in values.items()) + "}"
 
 
 def _step(iteration: int, m: Any, states: dict[int, Any],
@@ -287,55 +317,74 @@ def collect_result(pn: PathwayNetwork, root: Path, m: Any, shares: dict[int, flo
 
 def solve_perfect(pn: PathwayNetwork, root: Path, options: dict[str, Any], *,
                   last_target: float | None = None, targets: bool = True,
-                  label: str = "perfect") -> tuple[PathwayResult, dict[int, float]]:
-    """Perfect foresight: all periods in one LP (``targets=False``: no share targets)."""
+                  label: str = "perfect", model: PathwayModel | None = None,
+                  reach: bool = True) -> tuple[PathwayResult, dict[int, float]]:
+    """Perfect foresight: all periods in one LP (``targets=False``: no share targets).
+
+    ``model``: the pathway's re-used model (built here when not given); ``reach``: see
+    :func:`solve_with_targets`.
+    """
+    pm = model or PathwayModel(pn, root, options)
+    build = dict(pm.timings) if model is None else {}
+    pm.reset()
     shares = pn.spec.target_shares(last_target) if targets and pn.spec.targets.enforce else None
-    return solve_with_targets(pn, root, shares, options, label=label)
+    result, ratios = solve_with_targets(pm, shares, label=label, reach=reach)
+    for key, value in build.items():
+        result.timings[key] = result.timings.get(key, 0.0) + value
+    return result, ratios
 
 
-def solve_myopic(pn: PathwayNetwork, root: Path, options: dict[str, Any]) -> PathwayResult:
+def solve_myopic(pn: PathwayNetwork, root: Path, options: dict[str, Any], *,
+                 model: PathwayModel | None = None) -> PathwayResult:
     r"""Myopic foresight: period by period, built capacity carried forward.
 
-    Step *k* solves the same multi-period model with the objective weighting of every other
-    period set to 0 (so an asset built in :math:`p_k` is paid for and valued over
-    :math:`p_k` only), candidates of earlier periods fixed at the sizes chosen then, those of
-    later periods not buildable, and the share target and export contracts of :math:`p_k`
-    only. Period :math:`p_k`'s dispatch, share and cost come from step *k*; the total is
-    evaluated with the true weightings (:func:`compute_costs`).
+    Step *k* re-solves the pathway's model with the objective weighting of every other period
+    set to 0 (so an asset built in :math:`p_k` is paid for and valued over :math:`p_k` only;
+    PyPSA's objective builder), candidates of earlier periods fixed at the sizes chosen then and
+    those of later periods at 0 (variable bounds), and the share target and export contracts of
+    :math:`p_k` only. Period :math:`p_k`'s dispatch, share and cost come from step *k*; the
+    total is evaluated with the true weightings (:func:`compute_costs`). A period whose target
+    is out of the carried-forward fleet's reach is solved at its largest reachable share
+    (:class:`TargetOutOfReachError`; ``target_met`` False, ``largest_reachable_share`` in the
+    shares table) and the steps go on.
     """
     n = pn.n
-    saved_weights = n.investment_period_weightings.copy()
-    static_saved = {c: n.components[c].static[[f"{s}", f"{s}_extendable"]].copy()
-                    for c, s in SIZE_VARIABLE.items()}
+    pm = model or PathwayModel(pn, root, options)
+    build = dict(pm.timings) if model is None else {}
+    pm.reset()
+    saved_weights = pm.weights.copy()
     shares = pn.spec.target_shares() if pn.spec.targets.enforce else None
     parts: list[PathwayResult] = []
-    timings: dict[str, float] = {}
-    sizes: dict[str, int] = {}
+    timings: dict[str, float] = dict(build)
+    fixed: dict[str, float] = {}
+    reach: dict[int, float] = {}
     try:
         for period in pn.spec.periods:
             weights = saved_weights.copy()
             weights.loc[weights.index != period, "objective"] = 0.0
-            n.investment_period_weightings = weights
-            for _, row in pn.candidates.iterrows():
-                static = n.components[str(row["component"])].static
-                size = SIZE_VARIABLE[str(row["component"])]
-                if row["period"] != period:
-                    static.loc[row["name"], f"{size}_extendable"] = False
-                if row["period"] > period:
-                    static.loc[row["name"], size] = 0.0
-            result, _ = solve_with_targets(pn, root, {period: shares[period]} if shares else None,
-                                           options, periods=[period], label="myopic")
-            for key, value in result.timings.items():
-                timings[key] = timings.get(key, 0.0) + value
-            sizes = result.lp_size
+            pm.timings = timings
+            pm.set_weightings(weights)
+            pm.set_contract_periods([period])
+            later = pn.candidates.loc[pn.candidates["period"] > period, "name"]
+            pm.set_candidates(fixed, [str(x) for x in later])
+            step_shares = {period: shares[period]} if shares else None
+            try:
+                result, _ = solve_with_targets(pm, step_shares, periods=[period], label="myopic")
+            except TargetOutOfReachError as err:
+                if not step_shares or not np.isfinite(err.reachable.get(period, np.nan)):
+                    raise
+                reach[period] = err.reachable[period]
+                logger.warning("myopic %d: %s; solved at the largest reachable share", period, err)
+                best = {period: max(reach[period] - 1e-5, 0.0)}
+                result, _ = solve_with_targets(pm, best, periods=[period], label="myopic")
+            _add_timings(timings, result.timings)
             parts.append(result)
             # carry the capacity built in this period forward
             for _, row in pn.candidates[pn.candidates["period"] == period].iterrows():
                 static = n.components[str(row["component"])].static
                 size = SIZE_VARIABLE[str(row["component"])]
-                static.loc[row["name"], size] = float(static.at[row["name"], f"{size}_opt"])
-                static.loc[row["name"], f"{size}_extendable"] = False
-        n.investment_period_weightings = saved_weights
+                fixed[str(row["name"])] = max(float(static.at[row["name"], f"{size}_opt"]), 0.0)
+        pm.set_weightings(None)
         final = parts[-1]
         costs = compute_costs(pn)
         # operation of period p is the dispatch of step p
@@ -345,17 +394,26 @@ def solve_myopic(pn: PathwayNetwork, root: Path, options: dict[str, Any]) -> Pat
         annual = costs["capex_new_cny_per_a"] + costs["opex_cny_per_a"]
         costs["discounted_cny"] = costs["weighting_a"] * annual
         shares_frame = pd.concat([part.shares for part in parts], ignore_index=True)
+        if shares:
+            shares_frame["target_share"] = shares_frame["period"].map(shares)
+            shares_frame["margin_pp"] = (shares_frame["achieved_share"]
+                                         - shares_frame["target_share"]) * 100
+            shares_frame["target_met"] = ~shares_frame["period"].isin(list(reach))
+            shares_frame["largest_reachable_share"] = shares_frame["period"].map(reach)
         generation = pd.concat([part.generation[part.generation["period"] == p]
                                 for p, part in zip(pn.spec.periods, parts, strict=True)], ignore_index=True)
         return PathwayResult(label="myopic", shares=shares_frame, capacities=final.capacities,
                              generation=generation, costs=costs, objective=float("nan"),
-                             timings=timings, lp_size=sizes,
+                             timings=timings, lp_size=dict(pm.size),
                              iterations=[s for part in parts for s in part.iterations],
-                             built=final.built)
+                             built=final.built, unreached=reach)
     finally:
-        n.investment_period_weightings = saved_weights
-        for c, frame in static_saved.items():
-            n.components[c].static.loc[frame.index, frame.columns] = frame
+        pm.reset()
+
+
+def _add_timings(total: dict[str, float], part: dict[str, float]) -> None:
+    for key, value in part.items():
+        total[key] = total.get(key, 0.0) + value
 
 
 def mga_weights(pn: PathwayNetwork, technology: str) -> dict[str, dict[str, pd.Series]]:
@@ -384,16 +442,19 @@ def new_capacity_last_period(pn: PathwayNetwork, m: Any) -> dict[str, float]:
 
 
 def solve_mga(pn: PathwayNetwork, root: Path, options: dict[str, Any], optimum: PathwayResult,
-              ratios: dict[int, float]) -> pd.DataFrame:
+              ratios: dict[int, float], *, model: PathwayModel | None = None) -> pd.DataFrame:
     """Minimise and maximise each technology's new capacity in the last period within each slack.
 
-    The share requirements stay at the optimum's fixed mix ratios (any solution then meets the
-    targets, :func:`energy_model.optimization.constraints.add_share_requirement`); the shares
-    of each alternative are evaluated afterwards and reported (``min_margin_pp``).
+    On the pathway's re-used model: the share requirements at the optimum's fixed mix ratios
+    (any solution then meets the targets,
+    :func:`energy_model.optimization.constraints.add_share_requirement`), the cost budget as one
+    added row per slack and the objective swapped per direction; the shares of each alternative
+    are evaluated afterwards and reported (``min_margin_pp``).
     """
     config = pn.spec.mga
     if config is None:
         return pd.DataFrame()
+    pm = model or PathwayModel(pn, root, options)
     shares = pn.spec.target_shares() if pn.spec.targets.enforce else {}
     rows = []
     reference = new_capacity_last_period_from_result(pn, optimum)
@@ -402,37 +463,38 @@ def solve_mga(pn: PathwayNetwork, root: Path, options: dict[str, Any], optimum: 
         if not weights:
             logger.warning("MGA: no %s candidate is active in the last period; skipped", technology)
     directions = [(t, w) for t, w in directions if w]
-    for slack in config.slacks:
-        if not directions:
-            break
-        detach_solver_model(pn.n)
-        start = time.perf_counter()
-        # one model per slack: the budget stays, only the objective changes per direction
-        m = build_near_optimal_model(
-            pn.n, pathway_constraints(pn, root, shares, ratios or None),
-            optimal_objective=optimum.objective, slack=slack, weights=directions[0][1], sense="min")
-        build = time.perf_counter() - start
-        for technology, weights in directions:
-            for sense in ("min", "max"):
-                start = time.perf_counter()
-                set_capacity_objective(pn.n, m, weights, sense)
-                build += time.perf_counter() - start
-                run = run_highs(m, options)
-                if not run.optimal:
-                    msg = f"MGA {technology} {sense} at +{slack:.0%}: ended '{run.condition}'"
-                    raise InfeasibleError(msg, status=run.status, condition=run.condition)
-                values = new_capacity_last_period(pn, m)
-                write_solution(pn.n)
-                margins = [(evaluate_period(pn, p, shares[p], root).share - shares[p]) * 100
-                           for p in shares]
-                rows.append({"slack": slack, "technology": technology, "sense": sense,
-                             "value_mw": values[technology], "optimum_mw": reference[technology],
-                             **{f"{k}_mw": v for k, v in values.items()},
-                             "min_margin_pp": min(margins) if margins else float("nan"),
-                             "build_s": build, "solve_s": run.seconds})
-                build = 0.0
-                logger.info("MGA +%.0f%% %s %s: %.0f MW (optimum %.0f MW)", slack * 100, sense,
-                            technology, values[technology], reference[technology])
+    if shares and not ratios:  # no target bound at the optimum: hold its own mix ratios
+        ratios = {int(p): float(r) for p, r in zip(optimum.shares["period"],
+                                                   optimum.shares["mix_ratio"], strict=True)}
+    pm.reset()
+    pm.set_targets(shares, ratios)
+    try:
+        for slack in config.slacks:
+            pm.near_optimal(optimum.objective, slack)  # one row; the directions swap the objective
+            for technology, weights in directions:
+                for sense in ("min", "max"):
+                    timings: dict[str, float] = {}
+                    pm.timings = timings
+                    pm.direct(weights, sense)
+                    run = pm.solve()
+                    if not run.optimal:
+                        msg = f"MGA {technology} {sense} at +{slack:.0%}: ended '{run.condition}'"
+                        raise InfeasibleError(msg, status=run.status, condition=run.condition)
+                    values = new_capacity_last_period(pn, pm.m)
+                    pm.write()
+                    margins = [(evaluate_period(pn, p, shares[p], root).share - shares[p]) * 100
+                               for p in shares]
+                    rows.append({"slack": slack, "technology": technology, "sense": sense,
+                                 "value_mw": values[technology], "optimum_mw": reference[technology],
+                                 **{f"{k}_mw": v for k, v in values.items()},
+                                 "min_margin_pp": min(margins) if margins else float("nan"),
+                                 "build_s": timings.get("update", 0.0),
+                                 "solve_s": timings.get("solve", 0.0),
+                                 "cpu_s": sum(v for k, v in timings.items() if k.endswith("_cpu"))})
+                    logger.info("MGA +%.0f%% %s %s: %.0f MW (optimum %.0f MW)", slack * 100, sense,
+                                technology, values[technology], reference[technology])
+    finally:
+        pm.reset()
     return pd.DataFrame(rows)
 
 
@@ -446,7 +508,9 @@ def new_capacity_last_period_from_result(pn: PathwayNetwork, result: PathwayResu
 
 
 __all__ = [
+    "PathwayModel",
     "PathwayResult",
+    "TargetOutOfReachError",
     "compute_capacities",
     "compute_costs",
     "compute_generation",

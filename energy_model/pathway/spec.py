@@ -1,4 +1,5 @@
-"""Pathway spec: the strict schema of ``pathways/<name>.yaml`` and its loader.
+"""Pathway spec: the strict schema of a pathway file (``scenarios/<name>.yaml`` with
+``kind: pathway``) and its loader.
 
 A pathway spec describes a multi-period capacity expansion from the base network (the 2022
 plan state) to a horizon year: investment periods, per-period renewable-share targets, demand
@@ -17,6 +18,7 @@ from pydantic import Field, ValidationError, model_validator
 from energy_model.exceptions import ScenarioError
 from energy_model.scenario import (
     ID_PATTERN,
+    PATHWAY_NAME_PREFIX,
     SCENARIO_NAME_PATTERN,
     AccountingConfig,
     ExportContract,
@@ -119,6 +121,9 @@ class PathwaySolver(StrictModel):
 class PathwaySpec(StrictModel):
     """One pathway study: base network, periods, targets, candidates and studies to run."""
 
+    kind: Literal["pathway"] = "pathway"
+    """Marks the file as a pathway spec (a scenario file with ``kind: pathway`` is run by the
+    pathway runner, :func:`energy_model.scenario.is_pathway_file`)."""
     name: Annotated[str, Field(pattern=SCENARIO_NAME_PATTERN)]
     """Pathway id; equals the file stem."""
     description: str = ""
@@ -262,6 +267,10 @@ def load_pathway_spec(path: str | Path) -> PathwaySpec:
         raise ScenarioError(message, file=path, key=key or None) from None
     if spec.name != path.stem:
         msg = f"name '{spec.name}' must equal the file stem '{path.stem}'"
+        raise ScenarioError(msg, file=path, key="name")
+    if not spec.name.startswith(PATHWAY_NAME_PREFIX):
+        msg = (f"name '{spec.name}' must start with '{PATHWAY_NAME_PREFIX}' (pathway result "
+               "folders are kept apart from single-year scenarios by that prefix)")
         raise ScenarioError(msg, file=path, key="name")
     return spec
 
