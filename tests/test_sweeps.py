@@ -600,3 +600,22 @@ def test_external_scheduler_gives_identical_results(local_run, toy_sweep, tmp_pa
     results = [c for c in local.columns if c.startswith(("share.", "margin.", "capacity.", "export_twh."))]
     results.append("objective")
     pd.testing.assert_frame_equal(local[results], other[results])
+
+
+def test_an_infeasible_template_falls_back_to_the_samples_own_values(toy_sweep, tmp_path):
+    """A worker whose template LP is infeasible (contract above what the corridor can carry)
+    takes the next sample's values as its template and still re-solves in place."""
+    from energy_model.sweeps import tasks
+
+    tasks._PREPARED.clear()
+    tasks._RESOLVERS.clear()
+    tasks._TEMPLATE_ATTEMPTS.clear()
+    infeasible = {**TOY_VALUES[0], "contract": 2 * MAX_DELIVERY_TWH}
+    first = run_sample(_toy_task(toy_sweep, tmp_path, TOY_VALUES[0], template=infeasible))
+    second = run_sample(_toy_task(toy_sweep, tmp_path, TOY_VALUES[1], template=infeasible))
+    assert first["status"] == "ok" and second["status"] == "ok", (first["message"], second["message"])
+    assert first["in_place"] and second["in_place"]
+    assert sum(tasks._TEMPLATE_ATTEMPTS.values()) == 2  # the median case, then the first sample
+    # and an infeasible sample stays a record of its own
+    bad = run_sample(_toy_task(toy_sweep, tmp_path, infeasible, template=infeasible))
+    assert bad["status"] == "infeasible"

@@ -20,7 +20,7 @@ import pandas as pd
 
 from energy_model.sweeps import store
 from energy_model.sweeps.sampling import Design, build_design
-from energy_model.sweeps.spec import project_root_of
+from energy_model.sweeps.spec import project_root_of, quantile_to_value
 from energy_model.sweeps.tasks import SampleTask, compute_sample_id, run_sample
 
 if TYPE_CHECKING:
@@ -178,6 +178,9 @@ def run_sweep(
         row["sample_id"]: {p.name: float(row[f"input.{p.name}"]) for p in sweep.parameters}
         for row in table.to_dict(orient="records")
     }
+    # template of every worker's in-place LP: the median case (inside the ranges, the likeliest
+    # to be feasible; an infeasible template has no basis to re-solve from)
+    median_values = {p.name: float(quantile_to_value(p.distribution, 0.5)) for p in sweep.parameters}
     base_file = project_root_of(sweep_file) / sweep.base
     tasks = [
         SampleTask(
@@ -188,7 +191,7 @@ def run_sweep(
             scratch_root=str(out / store.SCRATCH_DIR),
             sample_id=sid,
             values=values_by_id[sid],
-            template_values=values_by_id[unique[0]],
+            template_values=median_values,
         )
         for sid in todo
     ]

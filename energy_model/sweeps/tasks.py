@@ -360,6 +360,28 @@ def native_stdout_silenced() -> Iterator[None]:
         os.close(saved)
 
 
+@contextmanager
+def solver_warnings_quiet() -> Iterator[None]:
+    """Keep linopy's "Optimization potentially failed" warnings of a sample off the console.
+
+    An infeasible sample is a result of the sweep (recorded with its status and message in
+    the store), not a fault to print once per sample; linopy's own errors still show.
+    """
+    solver_logger = logging.getLogger("linopy")
+    level = solver_logger.level
+    solver_logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        solver_logger.setLevel(level)
+
+
+#: Templates a worker tries for its in-place LP (the runner's median case, then the values of
+#: the samples it meets) before every sample builds its own LP.
+MAX_TEMPLATE_ATTEMPTS = 3
+_TEMPLATE_ATTEMPTS: dict[str, int] = {}
+
+
 def solve_sample(
     n: pypsa.Network, sc: Scenario, task: SampleTask, record: dict[str, Any]
 ) -> SolveResult:
@@ -367,9 +389,11 @@ def solve_sample(
 
     The worker's first sample of a prepared base builds the
     :class:`~energy_model.optimization.resolve.InPlaceResolver`: the LP of the template sample
-    (``task.template_values``, the design's first sample on every worker), solved once for its
-    optimal basis. Every sample then only changes the LP's numbers and re-solves from that basis,
-    so its result does not depend on which samples the worker solved before. A sample the
+    (``task.template_values``, the median case of the design), solved once for its optimal
+    basis; when that LP is infeasible, the next samples' own values are tried (at most
+    :data:`MAX_TEMPLATE_ATTEMPTS` templates). Every sample then only changes the LP's numbers
+    and re-solves from that basis, so its result does not depend on which samples the worker
+    solved before. A sample the
     resolver cannot map (or ``sweep.in_place: false``) goes through
     :func:`energy_model.optimization.solve.solve_scenario`. Sets ``record``'s ``build_s``,
     ``update_s``, ``solve_s``, ``highs_s``, ``post_s`` and ``in_place``.
@@ -382,22 +406,33 @@ def solve_sample(
     resolver = None
     if task.sweep.in_place:
         key = _cache_key(task)
-        if key not in _RESOLVERS:
-            start = time.perf_counter()
+        start = time.perf_counter()
+        tried_own = False
+        while (_RESOLVERS.get(key) is None and not tried_own
+               and _TEMPLATE_ATTEMPTS.get(key, 0) < MAX_TEMPLATE_ATTEMPTS):
+            attempt = _TEMPLATE_ATTEMPTS.get(key, 0)
+            _TEMPLATE_ATTEMPTS[key] = attempt + 1
+            # first the template the runner chose (the median case), then the values of the
+            # sample at hand: an infeasible template has no basis to start from
+            values = task.template_values if attempt == 0 else task.values
+            tried_own = values is None or values == task.values
             try:
                 template_n, template_sc = n, sc
-                if task.template_values is not None and task.template_values != task.values:
+                if not tried_own:
                     base_sc, base_n, _ = prepared_base(task)
                     template_n = base_n.copy()
-                    template = replace(task, values=task.template_values, sample_id=TEMPLATE_ID)
+                    template = replace(task, values=values, sample_id=TEMPLATE_ID)
                     template_sc = apply_sample(template_n, base_sc, template)
                 _RESOLVERS[key] = InPlaceResolver(template_n, template_sc, project_root)
-            except Exception as err:  # noqa: BLE001 - without a template every sample builds its LP
-                logger.warning("sweep: no in-place re-solve (%s: %s); every sample builds its LP",
-                               type(err).__name__, err)
+            except Exception as err:  # noqa: BLE001 - without a template the sample builds its LP
+                left = MAX_TEMPLATE_ATTEMPTS - attempt - 1
+                logger.warning("sweep: no in-place re-solve from template %d (%s: %s); %s",
+                               attempt + 1, type(err).__name__, err,
+                               f"a sample's own values are tried next ({left} left)" if left
+                               else "every sample builds its LP")
                 _RESOLVERS[key] = None
             record["build_s"] = time.perf_counter() - start
-        resolver = _RESOLVERS[key]
+        resolver = _RESOLVERS.get(key)
     if resolver is not None:
         try:
             result = resolver.solve(n, sc)
@@ -449,7 +484,7 @@ def run_sample(task: SampleTask) -> dict[str, Any]:
         sc = apply_sample(n, base_sc, task)
         record["apply_s"] = time.perf_counter() - start_apply
         record["snapshots"] = len(n.snapshots)
-        with native_stdout_silenced():
+        with native_stdout_silenced(), solver_warnings_quiet():
             result = solve_sample(n, sc, task, record)
         record["objective"] = float(result.objective)
         start_metrics = time.perf_counter()
