@@ -451,7 +451,7 @@ def test_probabilities_count_infeasible_samples_as_not_meeting():
                              sensitivity=pd.DataFrame(columns=["output", "parameter", "measure", "value", "conf"]),
                              tornado=pd.DataFrame(), status_counts={"ok": 6, "infeasible": 3, "error": 1})
     text = summary_paragraph(sweep, analysis)
-    assert "in 44 % of 9 samples" in text
+    assert "in 44 % of 9 samples (4 of 9; 95 % CI" in text
     assert "67 % of the 6 feasible samples" in text
     assert "infeasible 33 %" in text
 
@@ -619,3 +619,11 @@ def test_an_infeasible_template_falls_back_to_the_samples_own_values(toy_sweep, 
     # and an infeasible sample stays a record of its own
     bad = run_sample(_toy_task(toy_sweep, tmp_path, infeasible, template=infeasible))
     assert bad["status"] == "infeasible"
+
+
+def test_summary_keeps_a_small_probability_visible():
+    """2 meeting samples of 416 read 0.5 %, not 0 %, and the count is given."""
+    from energy_model.sweeps.analysis import _pct
+
+    assert _pct(100 * 2 / 416) == "0.5"
+    assert _pct(0.0) == "0" and _pct(44.4) == "44" and _pct(9.96) == "10.0"

@@ -263,6 +263,11 @@ def _percent(row: Mapping[Hashable, Any], suffix: str) -> tuple[float, float, fl
             100 * float(row[f"high{suffix}"]))
 
 
+def _pct(value: float) -> str:
+    """A percentage for the summary: one decimal below 10 % (0.5 %, not 0 %), else whole."""
+    return f"{value:.1f}" if 0 < value < 10 else f"{value:.0f}"
+
+
 def summary_paragraph(sweep: Sweep, analysis: SweepAnalysis) -> str:
     """One paragraph: probability of meeting each target with its interval, and the top inputs.
 
@@ -288,14 +293,15 @@ def summary_paragraph(sweep: Sweep, analysis: SweepAnalysis) -> str:
             sentences.append(f" target {target}: none of the {n} samples is feasible")
             continue
         p, low, high = _percent(row, "")
-        sentence = (f" meets {float(row['min_share']):.0f} % ({target}) in {p:.0f} % of {n} samples "
-                    f"(95 % CI {low:.0f}-{high:.0f} %)")
+        # the count too: "0 %" would hide 2 meeting samples of 416
+        sentence = (f" meets {float(row['min_share']):.0f} % ({target}) in {_pct(p)} % of {n} samples "
+                    f"({int(row['meets'])} of {n}; 95 % CI {_pct(low)}-{_pct(high)} %)")
         if int(row["infeasible"]):
             p_ok, low_ok, high_ok = _percent(row, "_feasible")
             p_inf, low_inf, high_inf = _percent(row, "_infeasible")
-            sentence += (f", infeasible counted as not meeting; {p_ok:.0f} % of the {feasible} "
-                         f"feasible samples ({low_ok:.0f}-{high_ok:.0f} %); infeasible "
-                         f"{p_inf:.0f} % ({low_inf:.0f}-{high_inf:.0f} %)")
+            sentence += (f", infeasible counted as not meeting; {_pct(p_ok)} % of the {feasible} "
+                         f"feasible samples ({_pct(low_ok)}-{_pct(high_ok)} %); infeasible "
+                         f"{_pct(p_inf)} % ({_pct(low_inf)}-{_pct(high_inf)} %)")
         top = analysis.influential(f"achieved.{target}")
         if top:
             sentence += "; most influential: " + ", ".join(
