@@ -51,9 +51,11 @@ $(RESULTS)/%/run.json: scenarios/%.yaml $(NETWORK_INPUTS) $(PACKAGE_FILES) | $(S
 # pathway) is one of the runs of `make scenarios` (`energy-model run` hands it to the pathway runner).
 pathway: $(RESULTS)/pathway-2035/run.json
 
-# Uncertainty sweeps (docs/sweeps.md): every sweeps/*.yaml on a local Dask cluster; resumes.
+# Uncertainty sweeps (docs/sweeps.md): every sweeps/*.yaml on a local Dask cluster (its sampler, then
+# one-at-a-time for the tornado: results/sweeps/<name>-oat/); resumes.
 sweeps: | $(STAMP)
-	for spec in $(sort $(wildcard sweeps/*.yaml)); do $(BIN)/energy-model sweep $$spec || exit $$?; done
+	for spec in $(sort $(wildcard sweeps/*.yaml)); do \
+	  $(BIN)/energy-model sweep $$spec && $(BIN)/energy-model sweep $$spec --sampler oat || exit $$?; done
 
 validate: | $(STAMP)
 	$(BIN)/energy-model validate $(SCENARIO_FILES)

@@ -706,8 +706,11 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     if args.workers is not None and args.workers < 1:
         raise InputError("--workers must be a positive integer", key="--workers")
     time_option = parse_time_option(args.time) if args.time else None
-    sweep = override_sweep(sweep, samples=args.samples, time=time_option)
-    out = Path(args.out).resolve() if args.out else project_root_of(path) / "results" / "sweeps" / sweep.name
+    folder = sweep.name
+    if args.sampler is not None and args.sampler != sweep.sampler:
+        folder = f"{sweep.name}-{args.sampler}"  # another design: a store of its own
+    sweep = override_sweep(sweep, samples=args.samples, time=time_option, sampler=args.sampler)
+    out = Path(args.out).resolve() if args.out else project_root_of(path) / "results" / "sweeps" / folder
     outcome = run_sweep(
         sweep, base, path, out, workers=args.workers or os.cpu_count() or 1, scheduler=args.scheduler
     )
@@ -855,6 +858,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("spec", help="sweep YAML file")
     p.add_argument("--samples", type=int, help="model-run budget (default: the file's 'samples')")
+    p.add_argument("--sampler", choices=["sobol", "morris", "lhs", "oat"],
+                   help="another sampler than the file's, e.g. oat for the tornado; its output "
+                   "goes to results/sweeps/<name>-<sampler>/")
     p.add_argument("--time", help="time resolution METHOD:VALUE, e.g. segment:876, resample:3, hourly")
     p.add_argument("--workers", type=int, help="LocalCluster worker processes (default: CPU count)")
     p.add_argument("--scheduler", help="address of a running Dask scheduler, e.g. tcp://host:8786")

@@ -40,6 +40,8 @@ logger = logging.getLogger(__name__)
 COMPARISON_DIR = "comparison"
 #: Observed-vs-modelled page written by ``energy_model.report.validation``.
 VALIDATION_PAGE = "validation/index.html"
+#: Folder of the uncertainty sweeps (docs/sweeps.md): ``<name>/index.html`` + ``summary.txt``.
+SWEEPS_DIR = "sweeps"
 #: Page of the least-cost pathway (docs/pathway.md), linked when present.
 PATHWAY_PAGE = "pathway-2035/index.html"
 
@@ -572,6 +574,23 @@ def _scenario_entry(folder: Path, has_page: bool) -> _ScenarioEntry:
     return _ScenarioEntry(row, verdicts, metrics, run, scenario.get("year"), scenario.get("accounting"))
 
 
+def _sweeps_section(root: Path) -> list[str]:
+    """Links to every sweep page under ``sweeps/`` with its one-paragraph summary (docs/sweeps.md)."""
+    rows = []
+    for page in sorted((root / SWEEPS_DIR).glob("*/index.html")):
+        summary = page.parent / "summary.txt"
+        text = summary.read_text(encoding="utf-8").strip() if summary.is_file() else ""
+        link = f"{SWEEPS_DIR}/{page.parent.name}/index.html"
+        rows.append(f'<li><a href="{escape(link)}">{escape(page.parent.name)}</a>'
+                    + (f": {escape(text)}" if text else "") + "</li>")
+    if not rows:
+        return []
+    return ['<h2 id="sweeps">Uncertainty sweeps</h2>',
+            "<p>How likely each target is met when the uncertain inputs vary over their ranges, "
+            "and which inputs decide it (probability with a 95 % interval, sensitivity indices, "
+            "tornado):</p>", "<ul>", *rows, "</ul>"]
+
+
 def _comparison_section(root: Path, skip: str = "") -> list[str]:
     """The index's comparison figures (without ``skip``, shown on the first screen, numbered
     after it) and the links to the comparison tables that exist."""
@@ -704,6 +723,7 @@ def write_site_index(results_root: Path, docs_dir: Path | None = None) -> Path:
             "<p>The least-cost build-out that meets every period's target, against no target and "
             f'with near-optimal ranges: <a href="{escape(PATHWAY_PAGE)}">pathway page</a>.</p>'
         )
+    parts += _sweeps_section(root)
     if has_comparison:
         parts += _comparison_section(root, skip=COMPARISON_ANSWER_FIGURE if answer_figure else "")
     root_rows = [

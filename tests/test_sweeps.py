@@ -627,3 +627,15 @@ def test_summary_keeps_a_small_probability_visible():
 
     assert _pct(100 * 2 / 416) == "0.5"
     assert _pct(0.0) == "0" and _pct(44.4) == "44" and _pct(9.96) == "10.0"
+
+
+def test_sampler_option_overrides_the_files_sampler(toy_sweep):
+    from energy_model.cli import build_parser
+    from energy_model.sweeps.spec import override_sweep
+
+    sweep, _ = load_sweep(toy_sweep)
+    args = build_parser().parse_args(["sweep", str(toy_sweep), "--sampler", "oat"])
+    assert args.sampler == "oat"
+    oat = override_sweep(sweep, sampler=args.sampler)
+    assert oat.sampler == "oat" and oat.parameters == sweep.parameters
+    assert override_sweep(sweep) is sweep

@@ -381,9 +381,12 @@ def _lowest(dist: Uniform | Triangular | TruncatedNormal | Choice) -> float:
     return dist.low
 
 
-def override_sweep(sweep: Sweep, *, samples: int | None = None, time: TimeResolution | None = None) -> Sweep:
-    """The sweep with the command line's ``--samples`` and ``--time`` applied."""
+def override_sweep(sweep: Sweep, *, samples: int | None = None, time: TimeResolution | None = None,
+                   sampler: str | None = None) -> Sweep:
+    """The sweep with the command line's ``--samples``, ``--time`` and ``--sampler`` applied."""
     update: dict[str, Any] = {}
+    if sampler is not None:
+        update["sampler"] = sampler
     if samples is not None:
         update["samples"] = samples
     if time is not None:

@@ -418,7 +418,7 @@ def solve_sample(
             tried_own = values is None or values == task.values
             try:
                 template_n, template_sc = n, sc
-                if not tried_own:
+                if not tried_own and values is not None:
                     base_sc, base_n, _ = prepared_base(task)
                     template_n = base_n.copy()
                     template = replace(task, values=values, sample_id=TEMPLATE_ID)
