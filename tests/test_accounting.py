@@ -563,3 +563,16 @@ def test_shadow_price_ignores_a_degenerate_zero_dual(tables_root: Path) -> None:
     price = pick(metrics, "shadow_price", unit="CNY/pp").iloc[0]
     assert price > 0
     assert price == pytest.approx(finite, rel=0.5)
+
+
+def test_a_target_met_with_room_to_spare_costs_nothing_at_the_margin() -> None:
+    """The mix row is tight by construction (ratio fixed at the achieved mix), so its dual is not
+    the price of a target that holds with slack: 6.5 pp above the target -> 0 CNY per point."""
+    from energy_model.accounting.shares import price_per_share_point
+
+    routes = {"share_dual": 0.0, "mix_dual": 3.0, "denominator_tce": 1e6, "pool_mwh": 2e6,
+              "electricity_tce": 4e5}
+    binding = price_per_share_point(**routes)
+    assert binding == pytest.approx(3.0 * 2e6 * 1e6 / 4e5 * 0.01)  # hand-computed ratio route
+    assert price_per_share_point(**routes, slack_pp=6.5) == 0.0
+    assert price_per_share_point(**routes, slack_pp=acc.VERDICT_TOLERANCE_PP / 2) == binding

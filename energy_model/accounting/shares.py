@@ -424,6 +424,7 @@ def price_per_share_point(
     denominator_tce: float,
     pool_mwh: float,
     electricity_tce: float,
+    slack_pp: float = 0.0,
 ) -> float:
     r"""Cost of one more percentage point of a final-energy share held at a fixed mix ratio [CNY].
 
@@ -433,8 +434,12 @@ def price_per_share_point(
     row [CNY/tce], :math:`\lambda_m` dual of the mix row [CNY/MWh], :math:`D` denominator [tce],
     :math:`T` mix pool [MWh], :math:`c_{el} E_{el}` local electricity [tce]. A zero dual on a
     degenerate row (tight only because the other row is) is not a free point; with no priced route
-    the price is 0.
+    the price is 0. A target met with room to spare (``slack_pp``, achieved − target [pp], above
+    :data:`VERDICT_TOLERANCE_PP`) costs nothing at the margin: 0, whatever dual the mix row
+    carries (it is tight by construction, the ratio being fixed at the achieved mix).
     """
+    if slack_pp > VERDICT_TOLERANCE_PP:
+        return 0.0
     routes = [abs(share_dual) * denominator_tce * 0.01]
     if mix_dual is not None and electricity_tce > 0:
         routes.append(abs(mix_dual) * pool_mwh * denominator_tce / electricity_tce * 0.01)
@@ -471,7 +476,9 @@ def _shadow_price_rows(
             rows.append(_row("shadow_price", dual * float(pool.total) * 0.01, "CNY/pp", target.name))
             continue
         valuation = sc.accounting.electricity_valuation
-        denominator = float(accounts.share_terms(rule, valuation).denominator)
+        terms = accounts.share_terms(rule, valuation)
+        denominator = float(terms.denominator)
+        achieved = float(terms.numerator) / denominator if denominator > 0 else 0.0
         mix_dual = duals.get(mix_constraint_name_of(target.name))
         per_point = price_per_share_point(
             share_dual=float(duals[name]),
@@ -479,6 +486,7 @@ def _shadow_price_rows(
             denominator_tce=denominator,
             pool_mwh=float(pool.total),
             electricity_tce=accounts.factors[valuation] * float(accounts.balance.electricity),
+            slack_pp=100 * (achieved - target.min_share),
         )
         rows.append(_row("shadow_price", per_point / (0.01 * denominator), "CNY/tce", target.name))
         rows.append(_row("shadow_price", per_point, "CNY/pp", target.name))

@@ -105,7 +105,8 @@ def evaluate_period(
 
 
 def price_per_point(
-    pn: PathwayNetwork, period: int, share: float, root: Path, share_dual: float, mix_dual: float
+    pn: PathwayNetwork, period: int, share: float, root: Path, share_dual: float, mix_dual: float,
+    *, slack_pp: float = 0.0,
 ) -> float:
     r"""Cost of one more percentage point of ``period``'s share [CNY, as the duals].
 
@@ -114,7 +115,8 @@ def price_per_point(
     denominator :math:`D`) and the mix constraint (dual :math:`\lambda_m` per MWh of the pool
     :math:`T`); one point costs :math:`\min(0.01\,\lambda_s D,\ 0.01\,\lambda_m T D /
     (c_{el} E_{el}))`, whichever priced way is cheaper
-    (:func:`energy_model.accounting.shares.price_per_share_point`, the one definition).
+    (:func:`energy_model.accounting.shares.price_per_share_point`, the one definition; 0 when
+    the period's share exceeds its target by ``slack_pp`` [pp]).
     """
     sc = period_scenario(pn, period, share, enforce=True)
     n = pn.n
@@ -132,6 +134,7 @@ def price_per_point(
         denominator_tce=denominator,
         pool_mwh=float(pool.total),
         electricity_tce=factor * float(balance.electricity),
+        slack_pp=slack_pp,
     )
 
 

@@ -304,7 +304,8 @@ def collect_result(pn: PathwayNetwork, root: Path, m: Any, shares: dict[int, flo
         if shares and name in m.constraints and mix in m.constraints:
             price = price_per_point(pn, p, target_path[p], root,
                                     float(m.constraints[name].dual.values.item()),
-                                    float(m.constraints[mix].dual.values.item()))
+                                    float(m.constraints[mix].dual.values.item()),
+                                    slack_pp=(state.share - target_path[p]) * 100)
         rows.append({"period": p, "target_share": target_path[p], "enforced": bool(shares),
                      "achieved_share": state.share, "mix_ratio": state.mix_ratio,
                      "margin_pp": (state.share - target_path[p]) * 100,
