@@ -125,9 +125,9 @@ def scale_to_window(sc: Any, share: float) -> Any:
     ==========  ==========================================================  =====
 
     Export contracts are the scenario's annual totals (demand is given hour by hour, so a
-    window takes its own hours); the network's annual energy limits are scaled when the window
-    is cut (:func:`energy_model.network.apply_snapshot_window`) and the year's non-modelled
-    final energy by the accounting (:func:`energy_model.accounting.final_energy_table`). The
+    window takes its own hours); the year's non-modelled final energy is scaled by the
+    accounting (:func:`energy_model.accounting.scaled_final_energy_table`; the network's annual
+    energy limits are not, see :func:`energy_model.network.apply_snapshot_window`). The
     scaled scenario is used for the solve and the accounting (the green-contract rule counts
     the contracted volume); the result folder keeps the scenario as written and ``run.json``
     records ``window_share_of_year``.

@@ -268,7 +268,7 @@ def apply_override(
 #: Key of ``n.meta`` that holds the share of the network's year a snapshot window covers [-].
 WINDOW_SHARE_KEY = "window_share_of_year"
 
-#: Annual energy limits of the network scaled to a snapshot window: (component, attribute).
+#: Annual energy limits of the network, left as they are in a snapshot window: (component, attribute).
 ANNUAL_ENERGY_LIMITS = (("Generator", "e_sum_min"), ("Generator", "e_sum_max"))
 
 
@@ -280,13 +280,17 @@ def window_share(n: pypsa.Network) -> float:
 def apply_snapshot_window(n: pypsa.Network, start: str, end: str, *, file: Path | None = None) -> None:
     r"""Keep only the snapshots from ``start`` to ``end`` (inclusive), in place.
 
-    The network's annual energy limits (:data:`ANNUAL_ENERGY_LIMITS`, e.g. the coal fleet's
-    planned generation ``e_sum_max``) are scaled to the window, and the window's share of the
-    year is recorded in ``n.meta[WINDOW_SHARE_KEY]`` (:func:`window_share`), which the
-    accounting uses to scale the year's non-modelled final energy and the CLI the scenario's
-    export contracts:
+    The window's share of the year is recorded in ``n.meta[WINDOW_SHARE_KEY]``
+    (:func:`window_share`); the accounting scales the year's non-modelled final energy by it and
+    the CLI the scenario's export contracts (:math:`E' = s\,E`):
 
-    .. math:: s = \sum_{t \in W} w_t \Big/ \sum_{t \in Y} w_t, \qquad E' = s\,E
+    .. math:: s = \sum_{t \in W} w_t \Big/ \sum_{t \in Y} w_t
+
+    The network's annual energy limits (:data:`ANNUAL_ENERGY_LIMITS`, e.g. the coal fleet's
+    planned generation ``e_sum_max``) are *not* scaled: their seasonal profile is unknown, and a
+    pro-rata cap makes heat-led winter weeks infeasible (in two January weeks the CHP's
+    heating-season minimum alone needs 201.6 GWh against 201.5 GWh pro rata). In a window they
+    hold as annual limits (loose); a warning names them.
 
     ==========  ==========================================================  =====
     symbol      meaning                                                     unit
@@ -294,7 +298,7 @@ def apply_snapshot_window(n: pypsa.Network, start: str, end: str, *, file: Path 
     :math:`w_t` snapshot weighting of the network (``generators`` column)    h
     :math:`W`   snapshots of the window; :math:`Y` every snapshot of the
                 network (its year)                                          –
-    :math:`E`   a finite annual limit (``e_sum_min``/``e_sum_max``)          MWh
+    :math:`E`   an annual quantity scaled to the window                    TWh, Mtce
     :math:`s`   share of the year the window covers                         –
     ==========  ==========================================================  =====
     """
@@ -321,10 +325,10 @@ def apply_snapshot_window(n: pypsa.Network, start: str, end: str, *, file: Path 
         if attribute not in static.columns:
             continue
         finite = np.isfinite(static[attribute].astype(float))
-        if finite.any():
-            static.loc[finite, attribute] = static.loc[finite, attribute].astype(float) * share
-            logger.info("snapshot window covers %.2f %% of the year: %s %s of %s scaled to it",
-                        100 * share, component, attribute, ", ".join(static.index[finite]))
+        if finite.any() and share < 1.0:
+            logger.warning("snapshot window covers %.2f %% of the year: the annual %s %s of %s "
+                           "applies to the window unscaled (its seasonal profile is unknown)",
+                           100 * share, component, attribute, ", ".join(static.index[finite]))
 
 
 #: Link carriers of electric heating, store carriers of thermal storage, generator carriers of

@@ -1,9 +1,9 @@
-"""A snapshot window scales every annual quantity to the hours it optimises.
+"""A snapshot window scales the annual quantities of the scenario and the accounting to its hours.
 
-Annual quantities: the scenario's export contracts (CLI, ``scale_to_window``), the network's
-annual energy limits (``e_sum_min``/``e_sum_max``) and the year's non-modelled final energy
-(``data/final_energy.csv``). Without the scaling a two-week window would compare two weeks of
-electricity with a whole year of other fuels and let coal run to a whole year's energy cap.
+Annual quantities: the scenario's export contracts (CLI, ``scale_to_window``) and the year's
+non-modelled final energy (``data/final_energy.csv``). Without the scaling a two-week window
+would compare two weeks of electricity with a whole year of other fuels. The network's annual
+energy limits (``e_sum_min``/``e_sum_max``) are left unscaled, with a warning.
 """
 
 from __future__ import annotations
@@ -39,16 +39,17 @@ def four_hour_network() -> pypsa.Network:
     return n
 
 
-def test_window_scales_annual_energy_limits_and_records_its_share():
+def test_window_records_its_share_and_names_the_unscaled_energy_limits(caplog):
     n = four_hour_network()
     n.snapshot_weightings.loc[n.snapshots[3], ["objective", "generators", "stores"]] = 2.0  # 5 h year
     apply_snapshot_window(n, "2022-01-01 01:00", "2022-01-01 02:00")
     assert len(n.snapshots) == 2
     assert window_share(n) == pytest.approx(2 / 5)
     assert n.meta[WINDOW_SHARE_KEY] == pytest.approx(0.4)
-    assert n.generators.at["coal", "e_sum_max"] == pytest.approx(30.0 * 0.4)
-    assert n.generators.at["floor", "e_sum_min"] == pytest.approx(8.0 * 0.4)
-    assert n.generators.at["wind", "e_sum_max"] == float("inf")  # no limit stays no limit
+    # annual energy limits are not spread pro rata (unknown seasonal profile): kept, and named
+    assert n.generators.at["coal", "e_sum_max"] == 30.0
+    assert n.generators.at["floor", "e_sum_min"] == 8.0
+    assert "Generator e_sum_max of coal applies to the window unscaled" in caplog.text
 
 
 def test_no_window_means_the_whole_year():
