@@ -602,20 +602,26 @@ def test_external_scheduler_gives_identical_results(local_run, toy_sweep, tmp_pa
     pd.testing.assert_frame_equal(local[results], other[results])
 
 
-def test_an_infeasible_template_falls_back_to_the_samples_own_values(toy_sweep, tmp_path):
+def test_an_infeasible_template_falls_back_to_the_same_template_on_every_worker(toy_sweep, tmp_path):
     """A worker whose template LP is infeasible (contract above what the corridor can carry)
-    takes the next sample's values as its template and still re-solves in place."""
+    takes the runner's fallbacks in order, so every worker ends on the same template whatever
+    sample it meets first, and still re-solves in place."""
     from energy_model.sweeps import tasks
 
-    tasks._PREPARED.clear()
-    tasks._RESOLVERS.clear()
-    tasks._TEMPLATE_ATTEMPTS.clear()
     infeasible = {**TOY_VALUES[0], "contract": 2 * MAX_DELIVERY_TWH}
-    first = run_sample(_toy_task(toy_sweep, tmp_path, TOY_VALUES[0], template=infeasible))
-    second = run_sample(_toy_task(toy_sweep, tmp_path, TOY_VALUES[1], template=infeasible))
-    assert first["status"] == "ok" and second["status"] == "ok", (first["message"], second["message"])
-    assert first["in_place"] and second["in_place"]
-    assert sum(tasks._TEMPLATE_ATTEMPTS.values()) == 2  # the median case, then the first sample
+    records = {}
+    for first in (0, 1):  # two "workers" meeting the samples in opposite order
+        tasks._PREPARED.clear()
+        tasks._RESOLVERS.clear()
+        for i in (first, 1 - first):
+            task = replace(_toy_task(toy_sweep, tmp_path, TOY_VALUES[i], template=infeasible),
+                           template_fallbacks=(infeasible, TOY_VALUES[2]))
+            records[first, i] = run_sample(task)
+            assert records[first, i]["status"] == "ok", records[first, i]["message"]
+            assert records[first, i]["in_place"]
+    for i in (0, 1):
+        for key in [k for k in records[0, i] if k.startswith(("share.", "objective"))]:
+            assert records[0, i][key] == pytest.approx(records[1, i][key], rel=1e-9, abs=1e-9), key
     # and an infeasible sample stays a record of its own
     bad = run_sample(_toy_task(toy_sweep, tmp_path, infeasible, template=infeasible))
     assert bad["status"] == "infeasible"

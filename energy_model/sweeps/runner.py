@@ -181,6 +181,8 @@ def run_sweep(
     # template of every worker's in-place LP: the median case (inside the ranges, the likeliest
     # to be feasible; an infeasible template has no basis to re-solve from)
     median_values = {p.name: float(quantile_to_value(p.distribution, 0.5)) for p in sweep.parameters}
+    # when the median case is infeasible: the design's first samples, the same on every worker
+    fallbacks = tuple(values_by_id[sid] for sid in unique[:2])
     base_file = project_root_of(sweep_file) / sweep.base
     tasks = [
         SampleTask(
@@ -192,6 +194,7 @@ def run_sweep(
             sample_id=sid,
             values=values_by_id[sid],
             template_values=median_values,
+            template_fallbacks=fallbacks,
         )
         for sid in todo
     ]

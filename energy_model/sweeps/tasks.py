@@ -110,8 +110,12 @@ class SampleTask:
     sample_id: str
     values: dict[str, float]
     template_values: dict[str, float] | None = None
-    """Values of the sample every worker builds its in-place LP from (the design's first);
+    """Values of the sample every worker builds its in-place LP from (the median case);
     ``None``: this sample's own."""
+    template_fallbacks: tuple[dict[str, float], ...] = ()
+    """Templates tried in this order when ``template_values`` gives no LP with a basis (e.g. an
+    infeasible median case): the same list on every worker, so every worker ends on the same
+    template and a sample's result does not depend on which worker solved it."""
 
 
 def compute_sample_id(sweep: Sweep, base: Scenario, values: dict[str, float]) -> str:
@@ -376,10 +380,9 @@ def solver_warnings_quiet() -> Iterator[None]:
         solver_logger.setLevel(level)
 
 
-#: Templates a worker tries for its in-place LP (the runner's median case, then the values of
-#: the samples it meets) before every sample builds its own LP.
+#: Templates a worker tries for its in-place LP (the median case, then the runner's fallbacks)
+#: before every sample builds its own LP.
 MAX_TEMPLATE_ATTEMPTS = 3
-_TEMPLATE_ATTEMPTS: dict[str, int] = {}
 
 
 def solve_sample(
@@ -390,10 +393,10 @@ def solve_sample(
     The worker's first sample of a prepared base builds the
     :class:`~energy_model.optimization.resolve.InPlaceResolver`: the LP of the template sample
     (``task.template_values``, the median case of the design), solved once for its optimal
-    basis; when that LP is infeasible, the next samples' own values are tried (at most
-    :data:`MAX_TEMPLATE_ATTEMPTS` templates). Every sample then only changes the LP's numbers
-    and re-solves from that basis, so its result does not depend on which samples the worker
-    solved before. A sample the
+    basis; when that LP has no basis (e.g. infeasible), ``task.template_fallbacks`` are tried in
+    order (at most :data:`MAX_TEMPLATE_ATTEMPTS` templates, the same on every worker). Every
+    sample then only changes the LP's numbers and re-solves from that basis, so its result does
+    not depend on which samples the worker solved before. A sample the
     resolver cannot map (or ``sweep.in_place: false``) goes through
     :func:`energy_model.optimization.solve.solve_scenario`. Sets ``record``'s ``build_s``,
     ``update_s``, ``solve_s``, ``highs_s``, ``post_s`` and ``in_place``.
@@ -406,31 +409,24 @@ def solve_sample(
     resolver = None
     if task.sweep.in_place:
         key = _cache_key(task)
-        start = time.perf_counter()
-        tried_own = False
-        while (_RESOLVERS.get(key) is None and not tried_own
-               and _TEMPLATE_ATTEMPTS.get(key, 0) < MAX_TEMPLATE_ATTEMPTS):
-            attempt = _TEMPLATE_ATTEMPTS.get(key, 0)
-            _TEMPLATE_ATTEMPTS[key] = attempt + 1
-            # first the template the runner chose (the median case), then the values of the
-            # sample at hand: an infeasible template has no basis to start from
-            values = task.template_values if attempt == 0 else task.values
-            tried_own = values is None or values == task.values
-            try:
-                template_n, template_sc = n, sc
-                if not tried_own and values is not None:
-                    base_sc, base_n, _ = prepared_base(task)
-                    template_n = base_n.copy()
-                    template = replace(task, values=values, sample_id=TEMPLATE_ID)
-                    template_sc = apply_sample(template_n, base_sc, template)
-                _RESOLVERS[key] = InPlaceResolver(template_n, template_sc, project_root)
-            except Exception as err:  # noqa: BLE001 - without a template the sample builds its LP
-                left = MAX_TEMPLATE_ATTEMPTS - attempt - 1
-                logger.warning("sweep: no in-place re-solve from template %d (%s: %s); %s",
-                               attempt + 1, type(err).__name__, err,
-                               f"a sample's own values are tried next ({left} left)" if left
-                               else "every sample builds its LP")
-                _RESOLVERS[key] = None
+        if key not in _RESOLVERS:
+            start = time.perf_counter()
+            candidates = [task.template_values, *task.template_fallbacks][:MAX_TEMPLATE_ATTEMPTS]
+            _RESOLVERS[key] = None
+            for attempt, values in enumerate(candidates, start=1):
+                try:
+                    template_n, template_sc = n, sc
+                    if values is not None and values != task.values:
+                        base_sc, base_n, _ = prepared_base(task)
+                        template_n = base_n.copy()
+                        template = replace(task, values=values, sample_id=TEMPLATE_ID)
+                        template_sc = apply_sample(template_n, base_sc, template)
+                    _RESOLVERS[key] = InPlaceResolver(template_n, template_sc, project_root)
+                    break
+                except Exception as err:  # noqa: BLE001 - without a template every sample builds its LP
+                    logger.warning("sweep: no in-place re-solve from template %d of %d (%s: %s)%s",
+                                   attempt, len(candidates), type(err).__name__, err,
+                                   "" if attempt < len(candidates) else "; every sample builds its LP")
             record["build_s"] = time.perf_counter() - start
         resolver = _RESOLVERS.get(key)
     if resolver is not None:
