@@ -151,6 +151,7 @@ def test_a_different_network_gives_a_different_objective() -> None:
     assert abs(objective / n.objective - 1) > 1e-3
 
 
+@pytest.mark.slow  # > 15 s on 2 idle cores; make test-slow
 def test_scheduled_storage_unit_matches(tmp_path: Path) -> None:
     """A storage unit on a fixed daily schedule (p_set: pump 4 h, generate 3 h, as the
     grid-scheduled Fengning plant): both LPs fix its net output, so the objectives agree and the

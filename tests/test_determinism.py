@@ -59,6 +59,7 @@ def two_runs(tmp_path_factory):
     return path, first / "toy-2022", second / "toy-2022"
 
 
+@pytest.mark.slow  # > 15 s on 2 idle cores; make test-slow
 def test_determinism_provenance_and_staleness(two_runs, capsys):
     """One test on purpose: the two runs cost most of the time (module fixtures run once per
     pytest-xdist worker, so separate tests would repeat them)."""

@@ -670,6 +670,7 @@ def _die_at_first_figure(folder: Path, names: Sequence[str]) -> list[rendering.F
     return rendering.render_taken_figures(folder, names, lambda: dict.fromkeys(names, build))
 
 
+@pytest.mark.slow  # > 15 s on 2 idle cores; make test-slow
 def test_parallel_rendering_gives_the_same_files_and_log(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:

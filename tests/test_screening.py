@@ -136,6 +136,7 @@ def test_candidate_needed_for_feasibility_is_released(tmp_path, monkeypatch):
     assert screened.objective == pytest.approx(plain.objective, rel=1e-9)
 
 
+@pytest.mark.slow  # > 15 s on 2 idle cores; make test-slow
 def test_hydrogen_store_is_priced_with_its_electrolyser(tmp_path):
     plain, screened, plain_n, n = _solve_both(lambda: _network(1e6, hydrogen=True), tmp_path)
     assert plain_n.stores.at["h2_store", "e_nom_opt"] == pytest.approx(0, abs=1e-6)
@@ -153,6 +154,7 @@ def test_battery_block_stops_at_the_electricity_bus(tmp_path):
     assert members == [("StorageUnit", "battery")]
 
 
+@pytest.mark.slow  # > 15 s on 2 idle cores; make test-slow
 def test_small_networks_and_switched_off_screening_solve_everything(tmp_path):
     n = _network(1e6)
     sc = _scenario().model_copy(

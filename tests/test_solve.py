@@ -133,6 +133,7 @@ def test_a_solved_network_can_be_solved_again_with_screening(make_project):
     assert second.objective == pytest.approx(first.objective, rel=1e-9)
 
 
+@pytest.mark.slow  # > 15 s on 2 idle cores; make test-slow
 def test_enforced_final_energy_target_with_screening(make_project):
     """The mix-ratio iteration with the screening's coarse run on: both LPs get the ratio.
 

@@ -602,6 +602,7 @@ def test_external_scheduler_gives_identical_results(local_run, toy_sweep, tmp_pa
     pd.testing.assert_frame_equal(local[results], other[results])
 
 
+@pytest.mark.slow  # > 15 s on 2 idle cores; make test-slow
 def test_an_infeasible_template_falls_back_to_the_same_template_on_every_worker(toy_sweep, tmp_path):
     """A worker whose template LP is infeasible (contract above what the corridor can carry)
     takes the runner's fallbacks in order, so every worker ends on the same template whatever
