@@ -213,8 +213,9 @@ def auxiliary_solver_options(
 
 
 @contextmanager
-def _quiet_linopy() -> Iterator[None]:
-    """Silence linopy's warnings about a non-optimal end (an expected outcome of some solves)."""
+def quiet_linopy() -> Iterator[None]:
+    """Silence linopy's warnings about a non-optimal end (an expected outcome of some solves,
+    e.g. an infeasible sweep sample, which is recorded, not printed)."""
     linopy_logger = logging.getLogger("linopy")
     level = linopy_logger.level
     linopy_logger.setLevel(logging.ERROR)
@@ -310,7 +311,7 @@ def run_highs(m: linopy.Model, options: Mapping[str, Any], *, expect_failure: bo
     log_file = options.get("log_file") if options.get("output_flag", True) else None
     with _solver_stdout(log_file):
         if expect_failure:
-            with _quiet_linopy():
+            with quiet_linopy():
                 status, condition = m.solve(solver_name=SOLVER_NAME, io_api="direct", **options)
         else:
             status, condition = m.solve(solver_name=SOLVER_NAME, io_api="direct", **options)

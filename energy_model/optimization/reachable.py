@@ -43,11 +43,15 @@ def _evaluate(term: Any) -> float:
     return float(term)
 
 
-def _dinkelbach(
+def maximise_ratio(
     m: Any, numerator: Any, denominator: Any, options: dict[str, Any], what: str,
-    *, max_iter: int, tol: float,
+    *, max_iter: int = 8, tol: float = 1e-7,
 ) -> float:
-    """Maximise ``numerator / denominator`` over the model's feasible set (Dinkelbach)."""
+    """Largest ``numerator / denominator`` over the feasible set of the built model ``m`` (Dinkelbach).
+
+    The objective of ``m`` is overwritten (the caller restores it). Raises
+    :class:`~energy_model.exceptions.InfeasibleError` when ``m`` has no feasible point.
+    """
     q = 0.0
     value = 0.0
     for _ in range(max_iter):
@@ -69,19 +73,6 @@ def _dinkelbach(
             break
         q = value
     return value
-
-
-def maximise_ratio(
-    m: Any, numerator: Any, denominator: Any, options: dict[str, Any], what: str,
-    *, max_iter: int = 8, tol: float = 1e-7,
-) -> float:
-    """Largest ``numerator / denominator`` over the feasible set of the built model ``m``.
-
-    Dinkelbach's method as in :func:`compute_max_reachable_share`, on a model the caller built
-    (the objective of ``m`` is overwritten; the caller restores it). Raises
-    :class:`~energy_model.exceptions.InfeasibleError` when ``m`` has no feasible point.
-    """
-    return _dinkelbach(m, numerator, denominator, options, what, max_iter=max_iter, tol=tol)
 
 
 def compute_max_mix_ratio(
@@ -119,18 +110,22 @@ def _max_mix(
     detach_solver_model(n)  # n.copy() refuses a network with a live solver model
     work = n.copy()
     m = build_model(work, extra_functionality, limits_as_bounds=False)
-    options = auxiliary_solver_options(sc.solver.options, _crossover(sc))
+    options = ratio_solver_options(sc.solver.options)
     _, pool = compute_model_share_terms(
         work, sc, target, project_root, prefix=prefix, rule=sc.enforced_attribution, mix_ratio=0.0
     )
-    ratio = _dinkelbach(m, pool.renewable, pool.total, options, "mix ratio", max_iter=max_iter, tol=tol)
+    ratio = maximise_ratio(m, pool.renewable, pool.total, options, "mix ratio", max_iter=max_iter, tol=tol)
     return work, m, options, pool, ratio
 
 
-def _crossover(sc: Scenario) -> dict[str, Any]:
-    # objectives without costs have a large optimal face: an interior-point run without
-    # crossover may stop without a reliable vertex, so crossover is switched on
-    return {"run_crossover": "on"} if sc.solver.options.get("solver", "ipm") == "ipm" else {}
+def ratio_solver_options(options: dict[str, Any]) -> dict[str, Any]:
+    """Solver options of the ratio solves from the scenario's ``options``.
+
+    Objectives without costs have a large optimal face: an interior-point run without
+    crossover may stop without a reliable vertex, so crossover is switched on.
+    """
+    crossover = {"run_crossover": "on"} if options.get("solver", "ipm") == "ipm" else {}
+    return auxiliary_solver_options(options, crossover)
 
 
 def compute_max_reachable_share(
@@ -207,6 +202,6 @@ def compute_max_reachable_share(
         work, sc, target, project_root, prefix=f"{name}_at_ratio", rule=sc.enforced_attribution,
         mix_ratio=floor,
     )
-    return _dinkelbach(
+    return maximise_ratio(
         m, terms.numerator, terms.denominator, options, "share", max_iter=max_iter, tol=tol
     )

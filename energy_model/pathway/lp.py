@@ -38,7 +38,6 @@ from energy_model.optimization.model import (
     SavedRows,
     add_cost_budget,
     add_rows,
-    auxiliary_solver_options,
     build_multi_period_model,
     lp_size,
     remove_rows,
@@ -48,7 +47,7 @@ from energy_model.optimization.model import (
     set_size_bounds,
     write_solution,
 )
-from energy_model.optimization.reachable import RATIO_FLOOR_REL, maximise_ratio
+from energy_model.optimization.reachable import RATIO_FLOOR_REL, maximise_ratio, ratio_solver_options
 from energy_model.pathway.constraints import (
     SIZE_VARIABLE,
     PeriodShareTerms,
@@ -214,10 +213,6 @@ class PathwayModel:
         write_solution(self.pn.n)
         self._add_time("post", start)
 
-    def _helper_options(self) -> dict[str, Any]:
-        crossover = {"run_crossover": "on"} if self.options.get("solver", "ipm") == "ipm" else {}
-        return auxiliary_solver_options(self.options, crossover)
-
     def max_mix_ratio(self, period: int) -> float:
         r"""Largest mix ratio :math:`\max R_p/T_p` of ``period`` in the model's current state,
         without share requirements (:func:`energy_model.optimization.reachable.maximise_ratio`,
@@ -226,7 +221,7 @@ class PathwayModel:
         saved_objective = self.m.objective.expression
         saved_rows = remove_rows(self.m, self.share_rows)
         try:
-            return maximise_ratio(self.m, terms.renewable, terms.total, self._helper_options(),
+            return maximise_ratio(self.m, terms.renewable, terms.total, ratio_solver_options(self.options),
                                   f"mix ratio of {period}")
         finally:
             set_cost_objective(self.pn.n, self.m, saved_objective)
@@ -249,7 +244,7 @@ class PathwayModel:
         add_rows(self.m, mix_row)
         numerator = terms.numerator_at_0 + ratio * (terms.numerator_at_1 - terms.numerator_at_0)
         try:
-            return maximise_ratio(self.m, numerator, terms.denominator, self._helper_options(),
+            return maximise_ratio(self.m, numerator, terms.denominator, ratio_solver_options(self.options),
                                   f"share of {period}", tol=1e-5)
         except InfeasibleError:
             return float("nan")

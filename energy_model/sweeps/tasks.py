@@ -364,22 +364,6 @@ def native_stdout_silenced() -> Iterator[None]:
         os.close(saved)
 
 
-@contextmanager
-def solver_warnings_quiet() -> Iterator[None]:
-    """Keep linopy's "Optimization potentially failed" warnings of a sample off the console.
-
-    An infeasible sample is a result of the sweep (recorded with its status and message in
-    the store), not a fault to print once per sample; linopy's own errors still show.
-    """
-    solver_logger = logging.getLogger("linopy")
-    level = solver_logger.level
-    solver_logger.setLevel(logging.ERROR)
-    try:
-        yield
-    finally:
-        solver_logger.setLevel(level)
-
-
 #: Templates a worker tries for its in-place LP (the median case, then the runner's fallbacks)
 #: before every sample builds its own LP.
 MAX_TEMPLATE_ATTEMPTS = 3
@@ -465,6 +449,7 @@ def run_sample(task: SampleTask) -> dict[str, Any]:
     """
     from energy_model.accounting import compute_verdicts  # noqa: PLC0415
     from energy_model.analysis.metrics import compute_record_metrics  # noqa: PLC0415
+    from energy_model.optimization.model import quiet_linopy  # noqa: PLC0415
 
     start, start_cpu = time.perf_counter(), time.process_time()
     record: dict[str, Any] = {"sample_id": task.sample_id}
@@ -480,7 +465,7 @@ def run_sample(task: SampleTask) -> dict[str, Any]:
         sc = apply_sample(n, base_sc, task)
         record["apply_s"] = time.perf_counter() - start_apply
         record["snapshots"] = len(n.snapshots)
-        with native_stdout_silenced(), solver_warnings_quiet():
+        with native_stdout_silenced(), quiet_linopy():
             result = solve_sample(n, sc, task, record)
         record["objective"] = float(result.objective)
         start_metrics = time.perf_counter()
