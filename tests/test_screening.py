@@ -185,3 +185,24 @@ def test_pricing_detects_a_profitable_candidate_directly(tmp_path):
     savings, failing = screening.certify(n, m, [candidate])
     assert failing == [candidate]
     assert savings["StorageUnit:battery"] == pytest.approx(1000 * (24 * 2 * 0.95 * 0.95 * 100 - 100), rel=1e-6)
+
+
+def test_pricing_lp_solves_after_a_highs_run_with_another_thread_count():
+    """HiGHS sizes a thread's task scheduler at its first run; a pricing LP (threads=1) run in
+    the same thread after a two-thread run (the Pyomo cross-check's appsi solve, or any direct
+    HiGHS run) ended "Not Set" before the scheduler was reset (it failed CI's slow tests)."""
+    import highspy
+    from scipy import sparse
+
+    earlier = highspy.Highs()
+    earlier.setOptionValue("output_flag", False)
+    earlier.setOptionValue("threads", 2)
+    earlier.addVar(0.0, 1.0)
+    earlier.changeColCost(0, -1.0)
+    earlier.run()
+    # min -x0 - 2 x1 s.t. x0 + x1 <= 3, 0 <= x0 <= 2, 0 <= x1 <= 2: optimum x = (1, 2), -5
+    value = screening._solve_block(
+        np.array([-1.0, -2.0]), sparse.csr_matrix(np.array([[1.0, 1.0]])), np.array([-np.inf]),
+        np.array([3.0]), np.zeros(2), np.full(2, 2.0),
+    )
+    assert value == pytest.approx(-5.0, rel=1e-7)

@@ -141,6 +141,25 @@ def absent_slots_as_zero() -> Iterator[None]:
         yield
 
 
+def fresh_highs_scheduler() -> None:
+    """Discard the calling thread's HiGHS task scheduler before a HiGHS run in this thread.
+
+    HiGHS keeps one task scheduler per thread, sized by the ``threads`` option of the first run
+    in that thread. A later run in the same thread with another ``threads`` value does not
+    solve: ``run()`` returns an error and the model status stays "Not Set" (HiGHS 1.11-1.15,
+    ``Highs::resetGlobalScheduler``). linopy's solves run in a thread of their own and are not
+    affected; the direct HiGHS runs of this engine (the screening's pricing LPs, the Pyomo
+    cross-check through appsi) call this first, so their result does not depend on which solve
+    ran earlier in the process. Only safe while no other HiGHS run is active in this thread
+    (the engine runs one at a time per thread).
+    """
+    import highspy  # noqa: PLC0415
+
+    reset = getattr(highspy.Highs, "resetGlobalScheduler", None)
+    if reset is not None:
+        reset(True)
+
+
 def native_solver(solver: Any) -> Any:
     """The solver's own object (``highspy.Highs``) behind a linopy ``Solver`` after a solve.
 

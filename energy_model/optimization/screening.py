@@ -72,7 +72,7 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
-from energy_model.optimization.compat import variable_label_count
+from energy_model.optimization.compat import fresh_highs_scheduler, variable_label_count
 from energy_model.optimization.constraints import extra_functionality
 from energy_model.optimization.model import auxiliary_solver_options, build_model, run_highs
 from energy_model.scenario import ELECTRICITY_BUS_CARRIERS, TimeResolution
@@ -510,6 +510,8 @@ def _solve_block(
     }.items():
         h.setOptionValue(option, value)
     h.passModel(lp)
+    # threads=1 here: the scheduler of an earlier run in this thread may have another size
+    fresh_highs_scheduler()
     h.run()
     status = h.getModelStatus()
     if status in (highspy.HighsModelStatus.kUnbounded, highspy.HighsModelStatus.kUnboundedOrInfeasible):

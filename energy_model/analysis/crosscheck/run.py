@@ -23,6 +23,7 @@ from energy_model.analysis.crosscheck.shares import (
     evaluate_shares,
     tighten_share_auxiliaries,
 )
+from energy_model.optimization.compat import fresh_highs_scheduler
 from energy_model.optimization.constraints import renewable_share_constraint_name
 from energy_model.optimization.model import (
     auxiliary_solver_options,
@@ -97,15 +98,10 @@ def solve_pyomo_model(model: pyo.ConcreteModel, options: dict[str, Any]) -> tupl
     When the model has enforced renewable-share constraints (``model.renewable_share``), their
     duals (HiGHS row duals, CNY per tce or per MWh) are loaded into the suffix ``model.dual``.
     """
-    import highspy  # noqa: PLC0415
     from pyomo.contrib.appsi.solvers import Highs  # noqa: PLC0415
 
-    # appsi runs HiGHS in the calling thread, whose task scheduler keeps the thread count of
-    # the first solve: a later solve with another ``threads`` option would end "unknown"
-    # (linopy is not affected: it runs each solve in a new thread). Start from a fresh one.
-    reset = getattr(highspy.Highs, "resetGlobalScheduler", None)
-    if reset is not None:
-        reset(True)
+    # appsi runs HiGHS in the calling thread: start from a fresh task scheduler (see there)
+    fresh_highs_scheduler()
     solver = Highs()
     solver.highs_options = {"output_flag": False, **options}
     solver.config.stream_solver = False
