@@ -305,6 +305,33 @@ def test_in_place_resolve_refuses_an_unmapped_change(tmp_path):
         resolver.solve(n, sc)
 
 
+def test_changed_inputs_names_exactly_the_cells_that_differ():
+    """Per column as ``Series.equals``: NaN equals NaN, -0.0 equals 0.0, a dtype change alone is a
+    change (of no name); float, int, bool, string columns and a time series."""
+    from energy_model.optimization.resolve import changed_inputs
+
+    ref, n = _tiny_network(), _tiny_network()
+    for net in (ref, n):
+        net.generators.loc["wind", "capital_cost"] = np.nan
+    assert changed_inputs(ref, n) == {}
+    n.generators.loc["wind", "marginal_cost"] = -0.0  # equal to 0.0
+    n.generators.loc["coal", "p_nom"] = 61.0
+    n.generators.loc["gas", "p_nom_extendable"] = False
+    n.generators.loc["coal", "up_time_before"] = 2
+    n.links.loc["line", "carrier"] = "AC"
+    n.stores["e_nom"] = n.stores["e_nom"].astype(object)  # same value, other dtype
+    n.loads_t.p_set.loc[2, "la"] = 61.0
+    changed = {key: list(names) for key, names in changed_inputs(ref, n).items()}
+    assert changed == {
+        ("Generator", "p_nom"): ["coal"],
+        ("Generator", "p_nom_extendable"): ["gas"],
+        ("Generator", "up_time_before"): ["coal"],
+        ("Link", "carrier"): ["line"],
+        ("Store", "e_nom"): [],
+        ("Load", "p_set"): ["la"],
+    }
+
+
 def test_in_place_mapping_is_off_when_highs_does_not_hold_the_numbers(tmp_path):
     """The numbers go straight into the HiGHS object: a group whose HiGHS positions do not hold
     the model's numbers is not used."""

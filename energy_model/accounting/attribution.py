@@ -10,7 +10,7 @@ import pandas as pd
 import pypsa
 import xarray as xr
 
-from energy_model.accounting.balance import FlowValues, compute_topology
+from energy_model.accounting.balance import FlowValues, Topology, compute_topology
 from energy_model.scenario import Scenario
 from energy_model.tables import (
     HOURLY_ATTRIBUTIONS,
@@ -37,21 +37,37 @@ HOURLY_COLUMNS = (
 )
 
 
-def compute_hourly_flows(n: pypsa.Network, sc: Scenario) -> pd.DataFrame:
+def compute_hourly_flows(
+    n: pypsa.Network,
+    sc: Scenario,
+    *,
+    topology: Topology | None = None,
+    values: FlowValues | None = None,
+) -> pd.DataFrame:
     """Hourly electricity flows of the local electricity buses of a solved network [MW].
 
     Columns: supplies ``renewable`` (local renewable generators), ``other`` (other local
     generation, incl. power from conversion links), ``imports``, ``discharge`` (storage);
     uses ``loads`` (loads + electricity taken by conversion links), ``charge`` (storage),
     ``exports``, ``losses`` (internal links). Storage units, stores on electricity buses and
-    links to storage buses are storage.
+    links to storage buses are storage. ``topology`` (``compute_topology(n, sc)``) and
+    ``values`` (a numbers-mode :class:`FlowValues` of ``n``): when the caller has them already.
     """
-    topo = compute_topology(n, sc)
-    values = FlowValues(n, model=False)
-    zero = pd.Series(0.0, index=n.snapshots)
+    topo = topology if topology is not None else compute_topology(n, sc)
+    if values is None:
+        values = FlowValues(n, model=False)
+    elif values.model:
+        raise ValueError("hourly flows are numbers: values must not be linopy expressions")
+    # numbers per snapshot; the same floats as xarray's sum over names and pandas' clip, without
+    # their per-call overhead (one sum and two clips per port)
+    zero = np.zeros(len(n.snapshots))
 
-    def per_snapshot(array: xr.DataArray) -> pd.Series:
-        return pd.Series(array.sum("name").to_numpy(), index=n.snapshots)
+    def per_snapshot(array: xr.DataArray) -> np.ndarray:
+        data = array.to_numpy()
+        return np.sum(np.where(np.isnan(data), 0.0, data), axis=array.get_axis_num("name"))
+
+    def positive(x: np.ndarray) -> np.ndarray:
+        return np.where(np.isnan(x) | (x >= 0), x, 0.0)
 
     flows = {c: zero.copy() for c in HOURLY_COLUMNS}
     if topo.renewable_generators:
@@ -68,22 +84,22 @@ def compute_hourly_flows(n: pypsa.Network, sc: Scenario) -> pd.DataFrame:
         flows["other"] += per_snapshot((-load).clip(min=0))
     for port in topo.border_ports:
         w = per_snapshot(values.withdrawal(port))
-        flows["exports"] += w.clip(lower=0)
-        flows["imports"] += (-w).clip(lower=0)
+        flows["exports"] += positive(w)
+        flows["imports"] += positive(-w)
     renewable_outputs = {
         (p.name, p.port) for p in topo.renewable_conversion_ports if not p.two_way
     }
     for port in topo.conversion_ports:
         w = per_snapshot(values.withdrawal(port))
-        flows["loads"] += w.clip(lower=0)
+        flows["loads"] += positive(w)
         if (port.name, port.port) in renewable_outputs and not port.withdraws:
-            flows["renewable"] += (-w).clip(lower=0)
+            flows["renewable"] += positive(-w)
         else:
-            flows["other"] += (-w).clip(lower=0)
+            flows["other"] += positive(-w)
     for port in topo.storage_ports:
         w = per_snapshot(values.withdrawal(port))
-        flows["charge"] += w.clip(lower=0)
-        flows["discharge"] += (-w).clip(lower=0)
+        flows["charge"] += positive(w)
+        flows["discharge"] += positive(-w)
     if topo.storage_units:
         flows["charge"] += per_snapshot(values.flow("StorageUnit", "p_store", topo.storage_units))
         flows["discharge"] += per_snapshot(
@@ -91,11 +107,11 @@ def compute_hourly_flows(n: pypsa.Network, sc: Scenario) -> pd.DataFrame:
         )
     if topo.stores:
         p = per_snapshot(values.flow("Store", "p", topo.stores))
-        flows["discharge"] += p.clip(lower=0)
-        flows["charge"] += (-p).clip(lower=0)
+        flows["discharge"] += positive(p)
+        flows["charge"] += positive(-p)
     for port in topo.internal_ports:
         flows["losses"] += per_snapshot(values.withdrawal(port))
-    frame = pd.DataFrame(flows)
+    frame = pd.DataFrame(flows, index=n.snapshots)
     supply = frame[["renewable", "other", "imports", "discharge"]].sum(axis=1)
     use = frame[["loads", "charge", "exports", "losses"]].sum(axis=1)
     scale = max(float(supply.abs().max()), float(use.abs().max()), 1.0)

@@ -7,7 +7,7 @@ docstring of :mod:`energy_model.accounting`.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -265,16 +265,6 @@ _VARIABLES = {
 }
 
 
-def _frame_to_array(frame: pd.DataFrame, names: list[str]) -> xr.DataArray:
-    frame = frame.reindex(columns=names, fill_value=0.0).fillna(0.0)
-    array = xr.DataArray(
-        frame.to_numpy(dtype=float),
-        coords={"snapshot": frame.index, "name": names},
-        dims=("snapshot", "name"),
-    )
-    return array
-
-
 class FlowValues:
     """Access to flows either as numbers (solved network) or as linopy variables (``n.model``)."""
 
@@ -288,6 +278,53 @@ class FlowValues:
             dims="snapshot",
         )
         self._aux = 0
+        # (component, attribute) -> (numbers, NaN as 0; columns; snapshots): each frame is read
+        # (and made dense) once per instance, so the network must not change while it is in use
+        self._frames: dict[tuple[str, str], tuple[np.ndarray, dict[Any, int], pd.Index]] = {}
+        self._templates: dict[tuple[str, ...], xr.DataArray] = {}
+        self._withdrawals: dict[tuple[str, str, int], xr.DataArray] = {}
+        self._arrays: dict[tuple[tuple[str, str], tuple[str, ...]], xr.DataArray] = {}
+
+    def _numbers(
+        self, key: tuple[str, str], frame: Callable[[], pd.DataFrame], names: list[str]
+    ) -> tuple[np.ndarray, pd.Index]:
+        """Columns ``names`` of ``frame()`` as floats (snapshots x names, column-major as
+        ``frame.reindex(columns=names).to_numpy()``; 0 where ``frame`` has no such column or a
+        value is NaN) and its snapshots; ``frame`` is called once per key."""
+        if key not in self._frames:
+            table = frame()
+            columns = {name: i for i, name in enumerate(table.columns)}
+            self._frames[key] = (table.fillna(0.0).to_numpy(dtype=float), columns, table.index)
+        numbers, columns, snapshots = self._frames[key]
+        positions = np.array([columns.get(name, -1) for name in names], dtype=int)
+        found = positions >= 0
+        data = np.zeros((len(snapshots), len(names)), order="F")
+        data[:, found] = numbers[:, positions[found]]
+        return data, snapshots
+
+    def _columns(
+        self, key: tuple[str, str], frame: Callable[[], pd.DataFrame], names: list[str]
+    ) -> xr.DataArray:
+        """:meth:`_numbers` as a DataArray (snapshot, name); one read-only array per request."""
+        request = (key, tuple(names))
+        if request not in self._arrays:
+            data, snapshots = self._numbers(key, frame, names)
+            template = self._templates.get(request[1])
+            if template is None or not template.indexes["snapshot"].equals(snapshots):
+                template = xr.DataArray(
+                    data, coords={"snapshot": snapshots, "name": names}, dims=("snapshot", "name")
+                )
+                self._templates[request[1]] = template
+            # the same coordinates for the same names (building them costs ~20 x the copy)
+            self._arrays[request] = template.copy(deep=False, data=data)
+        return self._arrays[request]
+
+    def _dynamic(self, component: str, attr: str) -> pd.DataFrame:
+        static = self.n.components[component]
+        frame = static.dynamic[attr] if attr in static.dynamic else pd.DataFrame()
+        if frame.empty:
+            return pd.DataFrame(0.0, index=self.n.snapshots, columns=pd.Index([], dtype=object))
+        return frame
 
     def flow(self, component: str, attr: str, names: list[str]) -> Any:
         """Per-snapshot flow [MW] with dims (snapshot, name)."""
@@ -297,25 +334,30 @@ class FlowValues:
                 return var.sel(name=names)
             # inactive assets have no variable: they contribute zero (as in the numeric path)
             return var.reindex(name=names).fillna(0)
-        static = self.n.components[component]
-        frame = static.dynamic[attr] if attr in static.dynamic else pd.DataFrame()
-        if frame.empty:
-            frame = pd.DataFrame(0.0, index=self.n.snapshots, columns=names)
-        return _frame_to_array(frame, names)
+        return self._columns((component, attr), lambda: self._dynamic(component, attr), names)
 
     def dense(self, component: str, attr: str, names: list[str]) -> xr.DataArray:
         """Per-snapshot parameter as numbers with dims (snapshot, name)."""
-        frame = self.n.get_switchable_as_dense(component, attr)
-        return _frame_to_array(frame, names)
+        return self._columns(
+            (component, f"dense:{attr}"), lambda: self.n.get_switchable_as_dense(component, attr), names
+        )
 
     def load(self, names: list[str]) -> xr.DataArray:
         """Load withdrawal [MW] (loads are fixed, so numbers in both modes)."""
         if not self.model and not self.n.loads_t.p.empty:
-            return _frame_to_array(self.n.loads_t.p, names)
+            return self._columns(("Load", "p"), lambda: self.n.loads_t.p, names)
         return self.dense("Load", "p_set", names)
 
     def withdrawal(self, port: _Port) -> Any:
         """Withdrawal [MW] at a link port or line end (positive = leaves the bus)."""
+        if self.model:
+            return self._withdrawal(port)
+        key = (port.component, port.name, port.port)
+        if key not in self._withdrawals:  # numbers: once per port (read-only arrays)
+            self._withdrawals[key] = self._withdrawal(port)
+        return self._withdrawals[key]
+
+    def _withdrawal(self, port: _Port) -> Any:
         if port.component == "Line":
             flow = self.flow("Line", "p0", [port.name])
             return flow if port.port == 0 else -1 * flow
@@ -323,6 +365,12 @@ class FlowValues:
         if port.port == 0:
             return p0
         attr = "efficiency" if port.port == 1 else f"efficiency{port.port}"
+        if not self.model:
+            eff_numbers, snapshots = self._numbers(
+                ("Link", f"dense:{attr}"), lambda: self.n.get_switchable_as_dense("Link", attr), [port.name]
+            )
+            if snapshots.equals(p0.indexes["snapshot"]):  # the product below, element by element
+                return p0.copy(data=-1 * (p0.to_numpy() * eff_numbers))
         eff = self.dense("Link", attr, [port.name])
         return -1 * (p0 * eff)
 
@@ -343,6 +391,16 @@ class FlowValues:
 
     def total(self, expr: Any) -> Any:
         """Weighted sum over snapshots and names [MWh]: a float or a linopy expression."""
+        if (
+            not self.model
+            and isinstance(expr, xr.DataArray)
+            and expr.dims == ("snapshot", "name")
+            and expr.indexes["snapshot"].equals(self.weights.indexes["snapshot"])
+        ):
+            # numbers: xarray's own arithmetic without its per-call overhead (product, then
+            # sum with NaN as 0, in the product's memory order): the same float, bit for bit
+            weighted = expr.to_numpy() * self.weights.to_numpy()[:, None]
+            return float(np.sum(np.where(np.isnan(weighted), 0.0, weighted)))
         result = (expr * self.weights).sum()
         if self.model:
             return result
@@ -397,7 +455,13 @@ def _sum_terms(terms: Iterable[Any]) -> Any:
 
 
 def compute_annual_balance(
-    n: pypsa.Network, sc: Scenario, *, model: bool = False, prefix: str = "accounting"
+    n: pypsa.Network,
+    sc: Scenario,
+    *,
+    model: bool = False,
+    prefix: str = "accounting",
+    topology: Topology | None = None,
+    values: FlowValues | None = None,
 ) -> AnnualBalance:
     """Annual local energy balance, from the solution or as linopy expressions.
 
@@ -412,14 +476,21 @@ def compute_annual_balance(
         variables (auxiliary variables are added for flows that can change sign).
     prefix
         Name prefix of auxiliary variables/constraints added in model mode.
+    topology, values
+        ``compute_topology(n, sc)`` and a :class:`FlowValues` of ``n`` in the same mode, when
+        the caller has them already (computed here when ``None``).
 
     Returns
     -------
     AnnualBalance
         Terms in MWh per year (weighted by ``snapshot_weightings.generators``).
     """
-    topo = compute_topology(n, sc)
-    values = FlowValues(n, model=model, prefix=prefix)
+    topo = topology if topology is not None else compute_topology(n, sc)
+    if values is None:
+        values = FlowValues(n, model=model, prefix=prefix)
+    elif values.model != model:
+        msg = f"values are {'linopy expressions' if values.model else 'numbers'}, model={model}"
+        raise ValueError(msg)
     renewable = set(sc.accounting.renewable_carriers)
 
     generation = []

@@ -16,6 +16,7 @@ from energy_model.accounting.balance import (
     AnnualBalance,
     FlowValues,
     ShareTerms,
+    Topology,
     compute_annual_balance,
     compute_green_exports,
     compute_mix_local_renewable,
@@ -91,6 +92,9 @@ class _SolvedAccounts:
     """Renewable electricity attributed to local use per rule [MWh]."""
     re_exported: dict[str, float]
     """Renewable electricity attributed to exports per rule [MWh]."""
+    topology: Topology
+    values: FlowValues
+    """The network's numbers, each frame read once for every row above and below."""
 
     def share_terms(self, rule: str, valuation: str) -> ShareTerms:
         """Final-energy share terms [tce] under an attribution rule and a valuation."""
@@ -106,8 +110,9 @@ class _SolvedAccounts:
 
 def _solved_accounts(n: pypsa.Network, sc: Scenario, project_root: str | Path) -> _SolvedAccounts:
     root = Path(project_root)
-    balance = compute_annual_balance(n, sc, model=False)
-    flows = compute_hourly_flows(n, sc)
+    topology, values = compute_topology(n, sc), FlowValues(n, model=False)
+    balance = compute_annual_balance(n, sc, model=False, topology=topology, values=values)
+    flows = compute_hourly_flows(n, sc, topology=topology, values=values)
     weights = n.snapshot_weightings["generators"]
     attributions = {rule: compute_attribution(flows, weights, rule) for rule in HOURLY_ATTRIBUTIONS}
     re_local: dict[str, float] = {rule: a.local for rule, a in attributions.items()}
@@ -126,6 +131,8 @@ def _solved_accounts(n: pypsa.Network, sc: Scenario, project_root: str | Path) -
         attributions=attributions,
         re_local=re_local,
         re_exported=re_exported,
+        topology=topology,
+        values=values,
     )
 
 
@@ -264,7 +271,7 @@ def _final_energy_item_rows(accounts: _SolvedAccounts) -> list[dict[str, object]
         key = ("final_energy_heat_fuel", str(n.generators.at[gen, "carrier"]),
                str(n.generators.at[gen, "bus"]))
         heat_items[key] = heat_items.get(key, 0.0) + float(value)
-    for port in compute_topology(n, accounts.sc).district_heat_ports:
+    for port in accounts.topology.district_heat_ports:
         key = ("final_energy_district_heat", str(n.links.at[port.name, "carrier"]),
                str(n.links.at[port.name, f"bus{port.port}"]))
         heat_items[key] = heat_items.get(key, 0.0) + float(balance.district_heat[port.name])
@@ -365,11 +372,11 @@ def _data_centre_rows(accounts: _SolvedAccounts) -> list[dict[str, object]]:
     ``hourly|<rule>``: the hour-by-hour renewable fraction (headline rule if hourly, else
     ``hourly_mix``) weighted by the data-centre load [%].
     """
-    n, flows, weights = accounts.n, accounts.flows, accounts.weights
-    topo = compute_topology(n, accounts.sc)
+    flows, weights = accounts.flows, accounts.weights
+    topo = accounts.topology
     if not topo.data_centre_loads:
         return []
-    dc = FlowValues(n, model=False).load(topo.data_centre_loads).sum("name").to_pandas()
+    dc = accounts.values.load(topo.data_centre_loads).sum("name").to_pandas()
     dc_energy = float((dc * weights.reindex(dc.index)).sum())
     if dc_energy <= 0:
         return []

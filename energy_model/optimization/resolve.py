@@ -114,6 +114,30 @@ def _frames_equal(a: pd.DataFrame, b: pd.DataFrame) -> bool:
     return bool(a.shape == b.shape and a.equals(b))
 
 
+def _differing_columns(ref: pd.DataFrame, new: pd.DataFrame) -> list[str]:
+    """Columns of ``ref`` whose ``Series.equals`` with the column of ``new`` is False (same rows,
+    same set of columns), in ``ref``'s order: float, integer and boolean columns of one dtype are
+    compared all at once (as ``equals`` does: NaN equals NaN), the others one by one."""
+    if ref.columns.equals(new.columns) and ref.equals(new):
+        return []
+    dtypes_new = new.dtypes.to_dict()
+    by_dtype: dict[np.dtype, list[Any]] = {}
+    differing: list[Any] = []
+    for column, dtype in ref.dtypes.items():
+        if isinstance(dtype, np.dtype) and dtype.kind in "fiub" and dtypes_new[column] == dtype:
+            by_dtype.setdefault(dtype, []).append(column)
+        elif not ref[column].equals(new[column]):
+            differing.append(column)
+    for dtype, columns in by_dtype.items():
+        a, b = ref[columns].to_numpy(dtype=dtype), new[columns].to_numpy(dtype=dtype)
+        same = a == b
+        if dtype.kind == "f":
+            same |= np.isnan(a) & np.isnan(b)
+        differing += [column for column, equal in zip(columns, same.all(axis=0), strict=True) if not equal]
+    order = {column: i for i, column in enumerate(ref.columns)}
+    return sorted(differing, key=order.__getitem__)
+
+
 def changed_inputs(ref: pypsa.Network, n: pypsa.Network) -> dict[tuple[str, str], pd.Index]:
     """Inputs of ``n`` that differ from ``ref``: ``(component, attribute) -> names``.
 
@@ -133,11 +157,10 @@ def changed_inputs(ref: pypsa.Network, n: pypsa.Network) -> dict[tuple[str, str]
         static_ref, static_n = component.static, n.components[name].static
         if not static_ref.index.equals(static_n.index) or set(static_ref.columns) != set(static_n.columns):
             raise NotResolvableError(f"the {name} table differs in its rows or columns")
-        for column in static_ref.columns:
+        for column in _differing_columns(static_ref, static_n):
             a, b = static_ref[column], static_n[column]
-            if not a.equals(b):
-                differs = ~((a == b) | (a.isna() & b.isna()))
-                changed[(name, column)] = static_ref.index[differs.to_numpy()]
+            differs = ~((a == b) | (a.isna() & b.isna()))
+            changed[(name, column)] = static_ref.index[differs.to_numpy()]
         dynamic_n = n.components[name].dynamic
         for attribute, frame_ref in component.dynamic.items():
             frame_n = dynamic_n[attribute]
@@ -145,10 +168,10 @@ def changed_inputs(ref: pypsa.Network, n: pypsa.Network) -> dict[tuple[str, str]
                 continue
             if set(frame_ref.columns) != set(frame_n.columns):
                 names = frame_ref.columns.symmetric_difference(frame_n.columns)
-            elif frame_ref.equals(frame_n[frame_ref.columns]):
-                continue
             else:
-                b = frame_n[frame_ref.columns]
+                b = frame_n if frame_n.columns.equals(frame_ref.columns) else frame_n[frame_ref.columns]
+                if frame_ref.equals(b):
+                    continue
                 differs = ~((frame_ref == b) | (frame_ref.isna() & b.isna())).all()
                 names = frame_ref.columns[differs.to_numpy()]
             if len(names):
@@ -157,13 +180,29 @@ def changed_inputs(ref: pypsa.Network, n: pypsa.Network) -> dict[tuple[str, str]
     return changed
 
 
+def _array_like(values: np.ndarray, snapshots: pd.Index, names: pd.Index, like: xr.DataArray) -> xr.DataArray:
+    """Numbers of snapshots x names as a DataArray laid out like ``like`` (NaN where absent)."""
+    rows = snapshots.get_indexer(like.indexes["snapshot"])
+    columns = names.get_indexer(like.indexes["name"])
+    data = np.full((len(rows), len(columns)), np.nan)
+    found_rows, found_columns = rows >= 0, columns >= 0
+    data[np.ix_(found_rows, found_columns)] = values[np.ix_(rows[found_rows], columns[found_columns])]
+    coords = {d: like.indexes[d] for d in ("snapshot", "name")}
+    return xr.DataArray(data, coords=coords, dims=("snapshot", "name")).transpose(*like.dims)
+
+
 def _as_array(frame: pd.DataFrame, like: xr.DataArray) -> xr.DataArray:
     """A snapshots x names frame as a DataArray laid out like ``like`` (NaN where absent)."""
-    frame = frame.copy()
-    frame.index.name = "snapshot"
-    frame.columns.name = "name"
-    array = xr.DataArray(frame)
-    return array.reindex({d: like.indexes[d] for d in ("snapshot", "name")}).transpose(*like.dims)
+    return _array_like(frame.to_numpy(dtype=float), frame.index, frame.columns, like)
+
+
+def _dense(n: pypsa.Network, component: str, attribute: str, names: pd.Index) -> tuple[np.ndarray, pd.Index]:
+    """Columns ``names`` of ``n.get_switchable_as_dense(component, attribute)`` and its snapshots."""
+    frame = n.get_switchable_as_dense(component, attribute)
+    positions = frame.columns.get_indexer(names)
+    if (positions < 0).any():
+        raise KeyError(f"{component}.{attribute}: no column for {list(names[positions < 0])[:3]}")
+    return frame.to_numpy(dtype=float)[:, positions], frame.index
 
 
 def nodal_balance_rhs(n: pypsa.Network, like: xr.DataArray) -> xr.DataArray:
@@ -180,9 +219,9 @@ def nodal_balance_rhs(n: pypsa.Network, like: xr.DataArray) -> xr.DataArray:
 def _fixed_and_extendable(n: pypsa.Network, component: str) -> tuple[pd.Index, pd.Index]:
     _, nom, _, _ = OPERATIONAL[component]
     static = n.components[component].static
-    extendable = static[f"{nom}_extendable"].astype(bool)
-    no = pd.Series(False, index=static.index)
-    committable = static["committable"].astype(bool) if "committable" in static else no
+    extendable = static[f"{nom}_extendable"].to_numpy(dtype=bool)
+    no = np.zeros(len(static), dtype=bool)
+    committable = static["committable"].to_numpy(dtype=bool) if "committable" in static else no
     return static.index[~extendable & ~committable], static.index[extendable & ~committable]
 
 
@@ -194,13 +233,13 @@ def fixed_bounds(n: pypsa.Network, component: str, like: xr.DataArray) -> tuple[
     _, nom, lower_pu, upper_pu = OPERATIONAL[component]
     fixed, _ = _fixed_and_extendable(n, component)
     fixed = fixed.intersection(like.indexes["name"])
-    capacity = n.components[component].static.loc[fixed, nom].astype(float)
+    static = n.components[component].static
+    capacity = static[nom].to_numpy(dtype=float)[static.index.get_indexer(fixed)][None, :]
     bounds = []
     for attribute in (lower_pu, upper_pu):
-        per_unit = n.get_switchable_as_dense(component, attribute)[fixed]
-        value = per_unit.mul(capacity, axis=1)
-        value = value.where(~(np.isinf(capacity).to_numpy()[None, :] & (per_unit == 0)), 0.0)
-        bounds.append(_as_array(value, like))
+        per_unit, snapshots = _dense(n, component, attribute, fixed)
+        value = np.where(np.isinf(capacity) & (per_unit == 0), 0.0, per_unit * capacity)
+        bounds.append(_array_like(value, snapshots, fixed, like))
     return bounds[0], bounds[1]
 
 
@@ -209,8 +248,8 @@ def extendable_coefficients(n: pypsa.Network, component: str, side: str, like: x
     _, _, lower_pu, upper_pu = OPERATIONAL[component]
     _, extendable = _fixed_and_extendable(n, component)
     extendable = extendable.intersection(like.indexes["name"])
-    per_unit = n.get_switchable_as_dense(component, lower_pu if side == "lower" else upper_pu)[extendable]
-    return _as_array(-per_unit, like)
+    per_unit, snapshots = _dense(n, component, lower_pu if side == "lower" else upper_pu, extendable)
+    return _array_like(-per_unit, snapshots, extendable, like)
 
 
 def _close(model_values: xr.DataArray, computed: xr.DataArray, where: xr.DataArray) -> bool:
@@ -254,6 +293,8 @@ class InPlaceResolver:
         # template's numbers, so linopy need not track updates
         self.solver = Solver.from_name(SOLVER_NAME, model=self.model, io_api="direct", options=self.options)
         self.columns, self.rows = label_positions(self.model)
+        #: model-derived arrays of the mapping (masks, label positions), made on first use
+        self._layout: dict[str, Any] = {}
         self.supported = self.validate()
         self.dirty: set[str] = set()
         self._highs_object: Any = None
@@ -314,9 +355,12 @@ class InPlaceResolver:
             con = m.constraints[name]
             if con.vars.sizes.get("_term") != 2:
                 raise NotResolvableError(f"{name} has terms other than dispatch and capacity")
-            is_capacity = xr.DataArray(np.isin(con.vars.to_numpy(), capacity_labels), dims=con.vars.dims)
+            key = f"{name}:mask"
+            if key not in self._layout:  # the model's, the same for every sample
+                is_capacity = xr.DataArray(np.isin(con.vars.to_numpy(), capacity_labels), dims=con.vars.dims)
+                self._layout[key] = is_capacity & (con.labels >= 0)
             computed = extendable_coefficients(n, component, side, con.labels).broadcast_like(con.coeffs)
-            out[side] = (computed, con.coeffs, is_capacity & (con.labels >= 0))
+            out[side] = (computed, con.coeffs, self._layout[key])
         return out
 
     def validate(self) -> set[str]:
@@ -390,7 +434,10 @@ class InPlaceResolver:
         if component not in OPERATIONAL:
             return []
         _, nom, lower_pu, upper_pu = OPERATIONAL[component]
-        fixed, extendable = _fixed_and_extendable(self.ref, component)
+        key = f"{component}:fixed_and_extendable"
+        if key not in self._layout:  # of the template, which never changes
+            self._layout[key] = _fixed_and_extendable(self.ref, component)
+        fixed, extendable = self._layout[key]
         if attribute == nom and names.isin(fixed).all():
             return [component]
         if attribute in (lower_pu, upper_pu):
@@ -430,32 +477,47 @@ class InPlaceResolver:
         columns), values)`` for matrix coefficients.
         """
         m = self.model
+
+        def numbers(array: xr.DataArray, dims: tuple[Any, ...]) -> np.ndarray:
+            return np.asarray(array.transpose(*dims).to_numpy(), dtype=float)
+
         if group == NODAL_GROUP:
-            computed, current, mask = parts["rhs"]
+            computed, _, mask = parts["rhs"]
             con = m.constraints["Bus-nodal_balance"]
-            where = (mask & computed.notnull()).to_numpy()
-            rhs = xr.where(mask & computed.notnull(), computed, current).to_numpy()[where]
-            sign = np.broadcast_to(con.sign.to_numpy(), where.shape)[where]
+            dims = mask.dims
+            value = numbers(computed, dims)
+            where = mask.to_numpy() & ~np.isnan(value)
+            rhs = value[where]
+            sign = con.sign.broadcast_like(mask).transpose(*dims).to_numpy()[where]
             lower = np.where(sign == "<=", -np.inf, rhs)
             upper = np.where(sign == ">=", np.inf, rhs)
-            return [("rows", self.rows[con.labels.to_numpy()[where]], (lower, upper))]
+            return [("rows", self.rows[con.labels.transpose(*dims).to_numpy()[where]], (lower, upper))]
         component, _, ext = group.partition("-")
         attr, _, _, _ = OPERATIONAL[component]
         if not ext:
             var = m.variables[f"{component}-{attr}"]
             (low, low_now, mask), (up, up_now, _) = parts["lower"], parts["upper"]
-            where = (mask & (low.notnull() | up.notnull())).to_numpy()
-            lower = xr.where(low.notnull(), low, low_now).to_numpy()[where]
-            upper = xr.where(up.notnull(), up, up_now).to_numpy()[where]
-            return [("cols", self.columns[var.labels.to_numpy()[where]], (lower, upper))]
+            dims = mask.dims
+            low_value, up_value = numbers(low, dims), numbers(up, dims)
+            where = mask.to_numpy() & ~(np.isnan(low_value) & np.isnan(up_value))
+            lower = np.where(np.isnan(low_value), numbers(low_now, dims), low_value)[where]
+            upper = np.where(np.isnan(up_value), numbers(up_now, dims), up_value)[where]
+            return [("cols", self.columns[var.labels.transpose(*dims).to_numpy()[where]], (lower, upper))]
         entries: list[tuple[str, Any, Any]] = []
         for side, (computed, _, mask) in parts.items():
-            con = m.constraints[f"{component}-ext-{attr}-{side}"]
-            where = (mask & computed.notnull()).to_numpy()
-            labels = con.labels.broadcast_like(con.coeffs).transpose(*con.coeffs.dims).to_numpy()
-            columns = self.columns[con.vars.transpose(*con.coeffs.dims).to_numpy()[where]]
-            values = computed.transpose(*con.coeffs.dims).to_numpy()[where]
-            entries.append(("coeffs", (self.rows[labels[where]], columns), values))
+            name = f"{component}-ext-{attr}-{side}"
+            con = m.constraints[name]
+            dims = con.coeffs.dims
+            key = f"{name}:positions"
+            if key not in self._layout:  # the model's, the same for every sample
+                labels = con.labels.broadcast_like(con.coeffs).transpose(*dims).to_numpy()
+                variables = con.vars.transpose(*dims).to_numpy()
+                self._layout[key] = (labels, variables, mask.transpose(*dims).to_numpy())
+            labels, variables, in_mask = self._layout[key]
+            value = numbers(computed, dims)
+            where = in_mask & ~np.isnan(value)
+            positions = (self.rows[labels[where]], self.columns[variables[where]])
+            entries.append(("coeffs", positions, value[where]))
         return entries
 
     def _write(self, group: str, n: pypsa.Network) -> None:
