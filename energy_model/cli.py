@@ -685,6 +685,14 @@ def cmd_crosscheck(args: argparse.Namespace) -> int:
     return EXIT_OK if getattr(outcome, "ok", False) else EXIT_ERROR
 
 
+def _refresh_site_index(results_root: Path, project_root: Path) -> None:
+    """Rewrite ``results/index.html`` so it links a sweep or pathway page just written."""
+    from energy_model.site import write_site_index  # noqa: PLC0415
+
+    docs_dir = project_root / "docs"
+    write_site_index(results_root, docs_dir if docs_dir.is_dir() else None)
+
+
 def cmd_sweep(args: argparse.Namespace) -> int:
     """Uncertainty sweep on Dask: solve every sample, then probabilities, sensitivities, page."""
     import os  # noqa: PLC0415
@@ -710,13 +718,21 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     if args.sampler is not None and args.sampler != sweep.sampler:
         folder = f"{sweep.name}-{args.sampler}"  # another design: a store of its own
     sweep = override_sweep(sweep, samples=args.samples, time=time_option, sampler=args.sampler)
-    out = Path(args.out).resolve() if args.out else project_root_of(path) / "results" / "sweeps" / folder
+    project_root = project_root_of(path)
+    if args.project_root is not None and Path(args.project_root).resolve() != project_root:
+        msg = (f"a sweep's project is the folder above its sweeps/ folder ({project_root}); "
+               "--project-root cannot change it")
+        raise InputError(msg, key="--project-root")
+    results_root = _results_root(project_root, args.results)
+    out = Path(args.out).resolve() if args.out else results_root / "sweeps" / folder
     outcome = run_sweep(
         sweep, base, path, out, workers=args.workers or os.cpu_count() or 1, scheduler=args.scheduler
     )
     analysis = analyse(sweep, outcome.design, outcome.records)
     summary = summary_paragraph(sweep, analysis)
     index = write_page(sweep, analysis, out, summary)
+    if not args.out:  # the page sits in the results folder: its site links it from now on
+        _refresh_site_index(results_root, project_root)
     sys.stdout.write(
         f"solved {len(outcome.solved)} sample(s), {len(outcome.skipped)} already in the store, "
         f"in {outcome.wall_s:.1f} s\n{summary}\npage: {index}\n"
@@ -733,7 +749,9 @@ def cmd_pathway(args: argparse.Namespace) -> int:
 
     spec = Path(args.spec)
     project_root = _project_root(spec, args.project_root)
-    folder = run_pathway(spec, _results_root(project_root, args.results), project_root)
+    results_root = _results_root(project_root, args.results)
+    folder = run_pathway(spec, results_root, project_root)
+    _refresh_site_index(results_root, project_root)
     sys.stdout.write(f"pathway written to {folder} (page: {folder / 'index.html'})\n")
     return EXIT_OK
 

@@ -673,3 +673,18 @@ def test_sampler_option_overrides_the_files_sampler(toy_sweep):
     oat = override_sweep(sweep, sampler=args.sampler)
     assert oat.sampler == "oat" and oat.parameters == sweep.parameters
     assert override_sweep(sweep) is sweep
+
+
+@pytest.mark.slow  # ~25 s: a LocalCluster and a template LP of its own
+def test_a_sweep_into_the_results_folder_is_linked_from_the_site_index(toy_sweep, tmp_path):
+    """``energy-model sweep`` without ``--out`` writes under ``<results>/sweeps/`` and rewrites
+    ``<results>/index.html`` so the site links the new page at once (not on the next compare)."""
+    results = tmp_path / "results"
+    assert main(["--results", str(results), "sweep", str(toy_sweep), "--workers", "1", "--samples", "2"]) == 0
+    page = results / "sweeps" / "toy-sweep" / "index.html"
+    assert page.is_file()
+    site = (results / "index.html").read_text(encoding="utf-8")
+    assert 'href="sweeps/toy-sweep/index.html"' in site
+    assert not (toy_sweep.parent.parent / "results").exists()  # --results is honoured
+    # --project-root cannot move a sweep's project: refused, not ignored
+    assert main(["--project-root", str(tmp_path), "sweep", str(toy_sweep)]) == 2
