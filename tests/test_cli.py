@@ -27,14 +27,10 @@ def run_cli(*args: str) -> int:
     return main(list(args))
 
 
-def test_run_writes_complete_bundle(make_project, tmp_path, capsys):
-    path = make_project(
-        "targets: [{name: toy_target, min_share: 0.2, source: test}]\n"
-        "export_contracts: [{name: beijing, links: [corridor], min_energy_twh: 0.00005}]\n"
-    )
-    results = tmp_path / "results"
-    assert run_cli("run", str(path), "--results", str(results)) == 0
-    bundle = results / "toy-2022"
+def test_run_writes_complete_bundle(toy_run):
+    """The shared run of the toy (a target, an export contract): a complete bundle."""
+    results = toy_run.results
+    bundle = toy_run.bundle
     for name in ("scenario.yaml", "run.json", "metrics.csv", "verdict.csv", "network.nc", "log.txt",
                  "index.html"):
         assert (bundle / name).is_file(), name
@@ -51,20 +47,14 @@ def test_run_writes_complete_bundle(make_project, tmp_path, capsys):
     export = metrics.query("metric == 'export' and variant == 'corridor'")
     assert export.value.item() == pytest.approx(50 / 0.9 / 1e6, rel=1e-6)  # TWh at the local end
     assert not any(name.startswith(".") for name in (p.name for p in results.iterdir()))
-    out = capsys.readouterr().out
-    assert "toy_target" in out
-    # the resolved scenario round-trips and re-runs to the same metrics
-    again = tmp_path / "again"
-    (again / "scenarios").mkdir(parents=True)
-    assert run_cli("run", str(path), "--results", str(again)) == 0
-    assert (again / "toy-2022" / "metrics.csv").read_bytes() == (bundle / "metrics.csv").read_bytes()
+    assert "toy_target" in toy_run.out
+    # (the same scenario run again gives the same metrics: the batch test below re-runs it)
     solved = pypsa.Network(bundle / "network.nc")
     assert solved.generators_t.p["coal"].sum() == pytest.approx(170 + 32 / 0.9, abs=1e-3)
 
 
-def test_compare_and_report_render_site(make_project, tmp_path, capsys):
-    results = tmp_path / "results"
-    assert run_cli("run", str(make_project()), "--results", str(results)) == 0
+def test_compare_and_report_render_site(toy_run, tmp_path, capsys):
+    _, results = toy_run.copy_to(tmp_path)
     assert run_cli("compare", "--results", str(results)) == 0
     assert (results / "summary.csv").is_file()
     assert (results / "index.html").is_file()
@@ -72,10 +62,8 @@ def test_compare_and_report_render_site(make_project, tmp_path, capsys):
     assert "rendered" in capsys.readouterr().out
 
 
-def test_bad_input_exit_2_and_previous_result_kept(make_project, tmp_path, capsys):
-    path = make_project()
-    results = tmp_path / "results"
-    assert run_cli("run", str(path), "--results", str(results)) == 0
+def test_bad_input_exit_2_and_previous_result_kept(toy_run, tmp_path, capsys):
+    path, results = toy_run.copy_to(tmp_path)
     before = (results / "toy-2022" / "metrics.csv").read_bytes()
     path.write_text(path.read_text() + "yaer: 2023\n")
     assert run_cli("run", str(path), "--results", str(results)) == 2
@@ -100,6 +88,7 @@ def test_validate_reports_ok(make_project, capsys):
     assert "ok" in capsys.readouterr().out
 
 
+@pytest.mark.slow  # > 15 s on 2 idle cores (a run with figures and a plain PyPSA solve); make test-slow
 @pytest.mark.skipif(not MODEL_ENERGY.is_dir(), reason="PyPSA model-energy example not present")
 def test_engine_matches_plain_pypsa_on_model_energy(tmp_path):
     """`energy-model run` on PyPSA's model-energy example gives plain PyPSA's objective (2 weeks)."""
@@ -133,13 +122,11 @@ def test_engine_matches_plain_pypsa_on_model_energy(tmp_path):
 # Console: options anywhere, quiet solver, batches, JSON, paths, snapshot windows
 
 
-def test_options_after_the_subcommand_and_no_solver_banner_on_the_console(make_project, tmp_path, capfd):
+def test_options_after_the_subcommand_and_no_solver_banner_on_the_console(toy_run, tmp_path, capfd):
     """Options work after the subcommand; the console shows one line per scenario and the
     verdict table, never HiGHS's banner, which goes to solver.log."""
-    path = make_project("targets: [{name: toy_target, min_share: 0.2, source: test}]\n")
-    results = tmp_path / "results"
-    assert run_cli("run", str(path), "--results", str(results)) == 0
-    out, err = capfd.readouterr()
+    out, err = toy_run.out, toy_run.err  # the console of `run <scenario> --results <dir>`
+    results = toy_run.results
     assert "Running HiGHS" not in out + err
     assert "Running HiGHS" in (results / "toy-2022" / "solver.log").read_text()
     lines = out.strip().splitlines()
@@ -150,15 +137,18 @@ def test_options_after_the_subcommand_and_no_solver_banner_on_the_console(make_p
     assert run["window_share_of_year"] == 1.0
     assert run["run_date"].endswith("Z")
     # -q and --results before the subcommand: errors only
-    assert run_cli("-q", "--results", str(results), "validate", str(path)) == 0
+    path, copied = toy_run.copy_to(tmp_path)
+    capfd.readouterr()
+    assert run_cli("-q", "--results", str(copied), "validate", str(path)) == 0
     out, err = capfd.readouterr()
     assert out == "" and err == ""
 
 
-def test_run_and_validate_process_every_scenario_then_report_failures(make_project, tmp_path, capsys):
-    good = make_project()
-    bad = make_project("yaer: 2023\n", name="toy-bad")
-    results = tmp_path / "results"
+def test_run_and_validate_process_every_scenario_then_report_failures(toy_run, tmp_path, capsys):
+    good, _ = toy_run.copy_to(tmp_path)  # the scenario of the shared run, run again here
+    bad = good.with_name("toy-bad.yaml")
+    bad.write_text(good.read_text() + "yaer: 2023\n", encoding="utf-8")
+    results = tmp_path / "fresh"
     assert run_cli("run", str(bad), str(good), "--results", str(results), "--json") == 2
     captured = capsys.readouterr()
     payload = json.loads(captured.out)
@@ -168,6 +158,9 @@ def test_run_and_validate_process_every_scenario_then_report_failures(make_proje
     assert payload["runs"][1]["result_dir"] == str(results / "toy-2022")
     assert "1 of 2 scenarios failed: toy-bad (bad input)" in captured.err
     assert (results / "toy-2022" / "run.json").is_file()
+    # the same inputs run again (another run, another folder) give the same metrics, byte for byte
+    metrics = (results / "toy-2022" / "metrics.csv").read_bytes()
+    assert metrics == (toy_run.bundle / "metrics.csv").read_bytes()
 
     assert run_cli("validate", str(bad), str(good), "--results", str(results)) == 2
     captured = capsys.readouterr()

@@ -16,8 +16,8 @@ from energy_model.optimization import compat
 from energy_model.optimization.model import auxiliary_solver_options, build_model, run_highs
 
 
-@pytest.fixture
-def network() -> pypsa.Network:
+@pytest.fixture(scope="module")
+def template() -> pypsa.Network:
     """One bus, a fixed wind farm (p_max_pu series), an extendable gas plant, a load."""
     configure_pypsa()
     n = pypsa.Network()
@@ -30,6 +30,12 @@ def network() -> pypsa.Network:
           capital_cost=10.0, marginal_cost=50.0)
     n.add("Load", "demand", bus="b", p_set=pd.Series([60.0, 60.0, 60.0]))
     return n
+
+
+@pytest.fixture
+def network(template: pypsa.Network) -> pypsa.Network:
+    """A fresh copy of :func:`template` (tests build models on it and solve it)."""
+    return template.copy()
 
 
 def test_fixed_limit_rows_are_found_by_name(network: pypsa.Network) -> None:

@@ -107,15 +107,16 @@ def test_scenario_with_unknown_contract_link(make_project):
 
 
 @pytest.mark.parametrize("folder", SHIPPED_NETWORKS, ids=[p.name for p in SHIPPED_NETWORKS])
-def test_every_shipped_network_validates(folder):
-    n = load_network(folder)
+def test_every_shipped_network_validates(folder, shipped_network):
+    n = shipped_network(folder)
     assert len(n.snapshots) > 0
 
 
 @pytest.mark.parametrize("path", SHIPPED_SCENARIOS, ids=[p.stem for p in SHIPPED_SCENARIOS])
-def test_every_shipped_scenario_applies_to_its_network(path):
+def test_every_shipped_scenario_applies_to_its_network(path, shipped_network):
+    """(The network is loaded once and copied for each scenario: see ``shipped_network``.)"""
     sc = load_scenario(path)
-    n = load_network(resolve_project_path(path, sc.network), sc.allow_custom_columns)
+    n = shipped_network(resolve_project_path(path, sc.network), sc.allow_custom_columns)
     hours = float(n.snapshot_weightings.generators.sum())
     apply_scenario(n, sc, file=path)
     weights = n.snapshot_weightings.generators

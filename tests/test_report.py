@@ -17,6 +17,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from html import escape
 from html.parser import HTMLParser
 from pathlib import Path
@@ -73,18 +74,36 @@ def bundle(tmp_path: Path) -> Path:
     return target
 
 
+def _rc_params() -> dict[str, object]:
+    """matplotlib's settings, read without resolving the backend (reading it can switch it)."""
+    return {key: dict.__getitem__(matplotlib.rcParams, key) for key in matplotlib.rcParams}
+
+
+@dataclass(frozen=True)
+class SiteRender:
+    """The rendered ``results/`` folder and matplotlib's settings just before and after the
+    scenario's figures were rendered (in this process)."""
+
+    root: Path
+    rc_before: dict[str, object]
+    rc_after: dict[str, object]
+
+
 @pytest.fixture(scope="module")
-def site_tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def site_render(tmp_path_factory: pytest.TempPathFactory) -> SiteRender:
     """``results/`` with the toy rendered once, a second scenario, comparison and index.
 
     Also holds a temporary folder of a running scenario (``.other.tmp``), a half-written
     ``run.json`` (``broken``), one without a status (``nostatus``) and one not ``ok``
-    (``failed``), which must all be ignored.
+    (``failed``), which must all be ignored. The toy's figures are all drawn in this process
+    (``workers=1``), so the settings recorded around it show what rendering leaves behind.
     """
     root = tmp_path_factory.mktemp("site") / "results"
     toy = root / "solved_toy"
     shutil.copytree(TOY, toy, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
-    rendering.render_scenario_figures(toy)
+    rc_before = _rc_params()
+    rendering.render_scenario_figures(toy, workers=1)
+    rc_after = _rc_params()
     site.write_scenario_page(toy)
     second = root / "second"
     shutil.copytree(toy, second)
@@ -101,7 +120,13 @@ def site_tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (root / "failed" / "run.json").write_text(json.dumps({"status": "infeasible"}))
     rendering.render_comparison(root, site.list_scenario_dirs(root))
     site.write_site_index(root)
-    return root
+    return SiteRender(root, rc_before, rc_after)
+
+
+@pytest.fixture(scope="module")
+def site_tree(site_render: SiteRender) -> Path:
+    """The ``results/`` folder of :func:`site_render`."""
+    return site_render.root
 
 
 def _labels(fig: Figure) -> str:
@@ -763,15 +788,13 @@ def test_figures_of_a_worker_that_dies_are_rendered_by_the_caller(
 # --- no process-wide side effects -----------------------------------------------------------------
 
 
-def _rc_params() -> dict[str, object]:
-    """matplotlib's settings, read without resolving the backend (reading it can switch it)."""
-    return {key: dict.__getitem__(matplotlib.rcParams, key) for key in matplotlib.rcParams}
-
-
-def test_rendering_leaves_matplotlib_settings_unchanged(bundle: Path) -> None:
+def test_rendering_leaves_matplotlib_settings_unchanged(site_render: SiteRender, network: pypsa.Network) -> None:
+    """Rendering every figure of the toy in this process (done once, by ``site_render``) and
+    drawing one more figure leave matplotlib's settings as they were."""
+    assert site_render.rc_after == site_render.rc_before
+    assert (site_render.root / "solved_toy" / "figures" / "capacity.svg").is_file()  # it did render
     before = _rc_params()
-    assert rendering.render_scenario_figures(bundle, workers=1)
-    figures.plot_price_duration(scenario_results.load_network_file(bundle / "network.nc"), pd.Index(["zjk_ac"]))
+    figures.plot_price_duration(network, pd.Index(["zjk_ac"]))
     assert _rc_params() == before
     with style.report_theme():  # and the theme does apply while rendering
         assert matplotlib.rcParams["svg.hashsalt"] == "energy_model"

@@ -37,18 +37,24 @@ def params():
 
 
 @pytest.fixture(scope="module")
-def network():
-    return _scenario_network("plan-2022")[0]
+def network(scenario_network):
+    return scenario_network("plan-2022")[0]
 
 
-@functools.cache
-def _scenario_network(name: str):
-    """Load the network with a scenario applied (cached: tests must not mutate it)."""
-    path = ROOT / "scenarios" / f"{name}.yaml"
-    sc = load_scenario(path)
-    n = load_network(ROOT / sc.network)
-    apply_scenario(n, sc, file=path)
-    return n, sc
+@pytest.fixture(scope="module")
+def scenario_network(shipped_network):
+    """``name -> (network, scenario)``: the network with a scenario applied (cached: tests must
+    not mutate it). The network folder is loaded once (``shipped_network``) and copied."""
+
+    @functools.cache
+    def get(name: str):
+        path = ROOT / "scenarios" / f"{name}.yaml"
+        sc = load_scenario(path)
+        n = shipped_network(ROOT / sc.network)
+        apply_scenario(n, sc, file=path)
+        return n, sc
+
+    return get
 
 
 def test_network_loads_with_the_strict_loader(network):
@@ -75,8 +81,8 @@ def test_every_carrier_has_nice_name_and_colour(network):
 
 
 @pytest.mark.parametrize(("carrier", "total_mw"), [("onwind", 13000.0), ("solar", 6000.0)])
-def test_plan_2022_capacity(carrier, total_mw):
-    n, _ = _scenario_network("plan-2022")
+def test_plan_2022_capacity(carrier, total_mw, scenario_network):
+    n, _ = scenario_network("plan-2022")
     gens = n.generators
     assert gens.loc[gens.carrier == carrier, "p_nom"].sum() == pytest.approx(total_mw, rel=1e-9)
 
@@ -111,8 +117,8 @@ def test_hydrogen_demand_matches_target(network, params):
     [("baseline-2018", 9000.0, 3000.0, 0.5), ("plan-2022", 13000.0, 6000.0, 4.0),
      ("plan-2035", 35000.0, 25000.0, 25.0)],
 )
-def test_scenarios_apply_to_the_network(name, onwind_mw, solar_mw, dc_twh):
-    n, sc = _scenario_network(name)
+def test_scenarios_apply_to_the_network(name, onwind_mw, solar_mw, dc_twh, scenario_network):
+    n, sc = scenario_network(name)
     gens = n.generators
     assert gens.loc[gens.carrier == "onwind", "p_nom"].sum() == pytest.approx(onwind_mw, rel=1e-6)
     assert gens.loc[gens.carrier == "solar", "p_nom"].sum() == pytest.approx(solar_mw, rel=1e-6)
@@ -122,8 +128,8 @@ def test_scenarios_apply_to_the_network(name, onwind_mw, solar_mw, dc_twh):
     assert sc.targets
 
 
-def test_export_contracts_fit_corridor_capacity():
-    n, sc = _scenario_network("plan-2022")
+def test_export_contracts_fit_corridor_capacity(scenario_network):
+    n, sc = scenario_network("plan-2022")
     for contract in sc.export_contracts:
         links = n.links.loc[contract.links]
         max_twh = float((links.p_nom * links.efficiency).sum()) * 8760 / 1e6
