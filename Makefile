@@ -61,7 +61,7 @@ validate: | $(STAMP)
 	$(BIN)/energy-model validate $(SCENARIO_FILES)
 
 test: | $(STAMP)
-	$(BIN)/python -m pytest -n 2 -q
+	$(BIN)/python -m pytest -n 2 --dist loadfile -q
 
 # Mutation audit (docs/testing.md): curated one-line mistakes, each against its targeted tests.
 mutation: | $(STAMP)
