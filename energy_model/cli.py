@@ -649,14 +649,13 @@ def _compare(
     verdict = pd.concat(verdicts, ignore_index=True)
     verdict.to_csv(results_root / "verdicts.csv", index=False, float_format="%.10g")
     from energy_model.report.rendering import render_comparison  # noqa: PLC0415
-    from energy_model.site import write_site_index  # noqa: PLC0415
 
     render_comparison(results_root, dirs)
     if observed_dir is not None:
         from energy_model.report.validation import write_validation_page  # noqa: PLC0415
 
         write_validation_page(results_root, observed_dir, dirs)
-    index = write_site_index(results_root, docs_dir if docs_dir is not None and docs_dir.is_dir() else None)
+    index = _write_site_index(results_root, docs_dir)
     if as_json:
         _write_json(
             {"results": str(results_root), "verdicts": verdict.to_dict(orient="records"),
@@ -685,12 +684,11 @@ def cmd_crosscheck(args: argparse.Namespace) -> int:
     return EXIT_OK if getattr(outcome, "ok", False) else EXIT_ERROR
 
 
-def _refresh_site_index(results_root: Path, project_root: Path) -> None:
-    """Rewrite ``results/index.html`` so it links a sweep or pathway page just written."""
+def _write_site_index(results_root: Path, docs_dir: Path | None) -> Path:
+    """Rewrite ``results/index.html`` (with the project's ``docs/`` when it exists)."""
     from energy_model.site import write_site_index  # noqa: PLC0415
 
-    docs_dir = project_root / "docs"
-    write_site_index(results_root, docs_dir if docs_dir.is_dir() else None)
+    return write_site_index(results_root, docs_dir if docs_dir is not None and docs_dir.is_dir() else None)
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
@@ -732,7 +730,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     summary = summary_paragraph(sweep, analysis)
     index = write_page(sweep, analysis, out, summary)
     if not args.out:  # the page sits in the results folder: its site links it from now on
-        _refresh_site_index(results_root, project_root)
+        _write_site_index(results_root, project_root / "docs")
     sys.stdout.write(
         f"solved {len(outcome.solved)} sample(s), {len(outcome.skipped)} already in the store, "
         f"in {outcome.wall_s:.1f} s\n{summary}\npage: {index}\n"
@@ -751,7 +749,7 @@ def cmd_pathway(args: argparse.Namespace) -> int:
     project_root = _project_root(spec, args.project_root)
     results_root = _results_root(project_root, args.results)
     folder = run_pathway(spec, results_root, project_root)
-    _refresh_site_index(results_root, project_root)
+    _write_site_index(results_root, project_root / "docs")
     sys.stdout.write(f"pathway written to {folder} (page: {folder / 'index.html'})\n")
     return EXIT_OK
 
